@@ -1,0 +1,146 @@
+"""Run the course's notebooks and collect their key results into a scoreboard.
+
+``python -m d2lutils.course --out build [04 05 ...]`` executes each notebook in
+``notebooks/`` (all of them, or those whose names start with the given prefixes) in a
+fresh kernel, saves the executed copy under ``build/``, and writes
+``build/scoreboard.json`` and ``build/scoreboard.md``.
+
+Notebooks report their results with :func:`d2lutils.report`, which appends JSON lines to
+the file named by ``D2L_REPORT``; this runner sets that variable for each notebook, so the
+scoreboard only ever holds numbers the notebooks printed while running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def select_notebooks(notebook_dir: Path, prefixes: list[str]) -> list[Path]:
+    """Return the notebooks in ``notebook_dir`` whose file names start with one of ``prefixes``.
+
+    With no prefixes, every notebook is returned, in file-name order.
+    """
+    paths = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    if prefixes:
+        paths = [p for p in paths if any(p.name.startswith(x) for x in prefixes)]
+        if not paths:
+            raise SystemExit(f"no notebook in {notebook_dir} starts with {' or '.join(prefixes)}")
+    return paths
+
+
+def read_reports(path: Path) -> tuple[dict[str, float], str | None, bool | None]:
+    """Merge the JSON lines a notebook appended through ``d2lutils.report``."""
+    metrics: dict[str, float] = {}
+    device, quick = None, None
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                metrics.update(entry.get("metrics", {}))
+                device = entry.get("device", device)
+                quick = entry.get("quick", quick)
+    return metrics, device, quick
+
+
+def run_notebook(path: Path, out_dir: Path, timeout: int | None = None) -> dict:
+    """Execute one notebook in its own folder; return its scoreboard entry."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    report_file = out_dir / f"{path.stem}.report.jsonl"
+    report_file.unlink(missing_ok=True)
+    os.environ["D2L_REPORT"] = str(report_file.resolve())
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as e:  # keep the partial notebook: it shows where it failed
+        error = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
+    finally:
+        os.environ.pop("D2L_REPORT", None)
+    wall = time.perf_counter() - start
+    nbformat.write(nb, out_dir / path.name)
+    metrics, device, quick = read_reports(report_file)
+    if quick is None:  # the notebook reported nothing: describe the environment it ran in
+        from d2lutils.config import is_quick
+        from d2lutils.device import device as pick_device
+
+        quick, device = is_quick(), str(pick_device())
+    entry = {
+        "mode": "quick" if quick else "full",
+        "device": device,
+        "wall_s": round(wall, 1),
+        "metrics": metrics,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+    }
+    if error:
+        entry["error"] = error
+    return entry
+
+
+def write_scoreboard(board: dict[str, dict], out_dir: Path) -> None:
+    """Write ``scoreboard.json`` and a Markdown table of the same entries."""
+    (out_dir / "scoreboard.json").write_text(json.dumps(board, indent=2, sort_keys=True) + "\n")
+    lines = [
+        "# Scoreboard",
+        "",
+        "Written by `make course`: each notebook executed top to bottom; every number below",
+        "was printed by the notebook while it ran.",
+        "",
+        "| notebook | mode | device | wall (s) | metrics |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for name in sorted(board):
+        e = board[name]
+        shown = ", ".join(f"{k} = {v:.4g}" for k, v in sorted(e["metrics"].items())) or "-"
+        if "error" in e:
+            shown += f" **failed: {e['error']}**"
+        lines.append(f"| {name} | {e['mode']} | {e['device']} | {e['wall_s']} | {shown} |")
+    (out_dir / "scoreboard.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("prefixes", nargs="*", help="notebook name prefixes, e.g. 04 05")
+    parser.add_argument("--out", type=Path, default=Path("build"))
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOK_DIR)
+    parser.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    board_path = args.out / "scoreboard.json"
+    board = json.loads(board_path.read_text()) if board_path.exists() else {}
+    failed = []
+    for path in select_notebooks(args.notebooks, args.prefixes):
+        print(f"running {path.name} ...", flush=True)
+        entry = run_notebook(path, args.out, args.timeout)
+        board[path.stem] = entry
+        write_scoreboard(board, args.out)  # after each notebook, so a long run shows progress
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in entry["metrics"].items())
+        print(f"  {entry['wall_s']} s on {entry['device']}: {shown or 'no metrics'}", flush=True)
+        if "error" in entry:
+            failed.append(path.name)
+            print(f"  FAILED: {entry['error']}", flush=True)
+    print(f"scoreboard: {args.out / 'scoreboard.md'}")
+    if failed:
+        print("failed notebooks: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

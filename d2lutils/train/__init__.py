@@ -1,0 +1,31 @@
+"""Training loops and helpers: `fit` for classifiers, `train_lm` for language models.
+
+Every public name lives at ``d2lutils.train.<name>``; the submodules are implementation detail.
+"""
+
+from d2lutils.train.lm import perplexity, predict_lm, train_lm
+from d2lutils.train.loop import fit, init_weights
+from d2lutils.train.metrics import (
+    History,
+    Timer,
+    accuracy,
+    evaluate_accuracy,
+    evaluate_loss,
+    grad_clipping,
+    k_fold_indices,
+)
+
+__all__ = [
+    "History",
+    "Timer",
+    "accuracy",
+    "evaluate_accuracy",
+    "evaluate_loss",
+    "fit",
+    "grad_clipping",
+    "init_weights",
+    "k_fold_indices",
+    "perplexity",
+    "predict_lm",
+    "train_lm",
+]

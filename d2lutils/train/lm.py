@@ -1,0 +1,211 @@
+"""Training, evaluating and sampling language models (RNN, GRU, LSTM, from scratch or not).
+
+A model is any callable ``net(X, state) -> (logits, state)`` where X holds token indices
+(batch, steps), logits are (batch, steps, vocab), and ``net.begin_state(batch_size, device)``
+returns the initial state: a tensor, a tuple of tensors (LSTM) or None.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from d2lutils.device import device as default_device
+from d2lutils.plot import LivePlot, in_notebook
+from d2lutils.train.loop import _progress_bar
+from d2lutils.train.metrics import History, _params, clip_gradients_
+
+
+def detach_state(state: Any) -> Any:
+    """Cut the autograd history of a state (a tensor, a tuple/list of tensors, or None)."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    return type(state)(detach_state(s) for s in state)
+
+
+def _state_batch(state: Any) -> int | None:
+    """Batch size of a state, read from its first tensor (batch is the second-to-last dim)."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.shape[-2] if state.ndim >= 2 else state.shape[0]
+    return _state_batch(state[0]) if len(state) else None
+
+
+def _resolve_device(net: Any, device: Any) -> torch.device:
+    if device is not None:
+        dev = torch.device(device)
+    elif isinstance(net, nn.Module):
+        dev = default_device()
+    else:  # scratch model: use where its parameters already live
+        params = _params(net)
+        dev = params[0].device if params else default_device()
+    if isinstance(net, nn.Module):
+        net.to(dev)
+    return dev
+
+
+def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Mean token cross-entropy; checks the (batch, steps, vocab) layout."""
+    if tuple(logits.shape[:-1]) != tuple(Y.shape):
+        raise ValueError(
+            f"language-model logits must be (batch, steps, vocab) = {tuple(Y.shape)} + (vocab,), "
+            f"got {tuple(logits.shape)}. Hint: with nn.RNN(batch_first=False) transpose the "
+            "output back to batch-first before the output layer."
+        )
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+
+
+def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
+    """exp(mean token cross-entropy) of `net` on `data_iter`, without gradients.
+
+    Each batch starts from a fresh state (as d2l 1.0.3 validates), which is correct for
+    both random and sequential partitions. Modules are put in eval mode and restored.
+    """
+    dev = _resolve_device(net, device)
+    was_training = isinstance(net, nn.Module) and net.training
+    if isinstance(net, nn.Module):
+        net.eval()
+    dtype = torch.float32 if dev.type == "mps" else torch.float64
+    total = torch.zeros((), dtype=dtype, device=dev)
+    tokens = 0
+    with torch.no_grad():
+        for X, Y in data_iter:
+            X, Y = X.to(dev), Y.to(dev)
+            logits, _ = net(X, net.begin_state(X.shape[0], dev))
+            total += _lm_loss(logits, Y).to(dtype) * Y.numel()
+            tokens += Y.numel()
+    if was_training:
+        net.train()
+    if tokens == 0:
+        raise ValueError("perplexity: data_iter yielded no batches")
+    return math.exp(total.item() / tokens)
+
+
+def train_lm(
+    net: Any,
+    train_iter: Iterable,
+    vocab: Any,
+    *,
+    lr: float | None = None,
+    epochs: int,
+    device: torch.device | None = None,
+    val_iter: Iterable | None = None,
+    clip: float | None = 1.0,
+    optimizer: torch.optim.Optimizer | None = None,
+    random_iter: bool = False,
+    plot: bool | None = None,
+    progress: bool | None = None,
+) -> History:
+    """Train a language model with truncated backpropagation through time.
+
+    Sequential partitioning (``random_iter=False``) carries the state from one batch to the
+    next, detached; random partitioning starts every batch from ``net.begin_state``.
+    Gradients are clipped to global norm `clip` (None: no clipping). `optimizer` defaults to
+    ``SGD(lr)``. Returns a `History` with ``train_ppl``, ``val_ppl`` (if `val_iter`),
+    ``tokens_per_sec`` and ``epoch_time``. `vocab` is used for its size check only.
+    """
+    if optimizer is None and lr is None:
+        raise ValueError("train_lm needs lr (for the default SGD optimizer) or an optimizer")
+    dev = _resolve_device(net, device)
+    params = _params(net)
+    if optimizer is None:
+        optimizer = torch.optim.SGD(params, lr=lr)
+    show = in_notebook()
+    live = None
+    if plot if plot is not None else show:
+        legend = ["train ppl", "val ppl"] if val_iter is not None else ["train ppl"]
+        live = LivePlot(xlabel="epoch", ylabel="perplexity", xlim=[1, epochs], legend=legend,
+                        display=None if plot is None else True)
+    bar = _progress_bar(progress if progress is not None else show, epochs, train_iter, "train_lm")
+    dtype = torch.float32 if dev.type == "mps" else torch.float64
+    history = History()
+    checked = False
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            if isinstance(net, nn.Module):
+                net.train()
+            total = torch.zeros((), dtype=dtype, device=dev)
+            tokens, state = 0, None
+            for X, Y in train_iter:
+                X, Y = X.to(dev), Y.to(dev)
+                if random_iter or state is None or _state_batch(state) != X.shape[0]:
+                    state = net.begin_state(X.shape[0], dev)
+                else:
+                    state = detach_state(state)
+                logits, state = net(X, state)
+                if not checked:
+                    if logits.shape[-1] != len(vocab):
+                        raise ValueError(f"the model predicts {logits.shape[-1]} tokens but the "
+                                         f"vocabulary has {len(vocab)}")
+                    checked = True
+                loss = _lm_loss(logits, Y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip is not None:
+                    clip_gradients_(params, clip)
+                optimizer.step()
+                total += loss.detach().to(dtype) * Y.numel()
+                tokens += Y.numel()
+                if bar is not None:
+                    bar.update(1)
+            train_ppl = math.exp(total.item() / max(tokens, 1))
+            train_time = time.perf_counter() - t0
+            metrics = {"train_ppl": train_ppl}
+            if val_iter is not None:
+                metrics["val_ppl"] = perplexity(net, val_iter, dev)
+            metrics["tokens_per_sec"] = tokens / train_time
+            metrics["epoch_time"] = time.perf_counter() - t0
+            history.append(**metrics)
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.2f}" for k, v in metrics.items() if k.endswith("ppl")})
+            if live is not None:
+                live.add(epoch + 1, [metrics["train_ppl"], metrics.get("val_ppl")])
+    finally:
+        if bar is not None:
+            bar.close()
+        if live is not None:
+            live.close()
+    return history
+
+
+def predict_lm(
+    prefix: str | list[str],
+    num_preds: int,
+    net: Any,
+    vocab: Any,
+    device: torch.device | None = None,
+) -> str:
+    """Continue `prefix` by `num_preds` tokens, greedily (argmax) after a warm-up on it.
+
+    A string prefix is read as characters and the result is joined without separator; a list
+    of word tokens gives a space-joined result.
+    """
+    tokens = list(prefix)
+    if not tokens:
+        raise ValueError("predict_lm needs a non-empty prefix")
+    dev = _resolve_device(net, device)
+    was_training = isinstance(net, nn.Module) and net.training
+    if isinstance(net, nn.Module):
+        net.eval()
+    outputs = [int(vocab[t]) for t in tokens]
+    with torch.no_grad():
+        state = net.begin_state(1, dev)
+        if len(outputs) > 1:  # warm-up: feed the prefix (all but its last token) in one call
+            _, state = net(torch.tensor([outputs[:-1]], device=dev), state)
+        for _ in range(num_preds):
+            logits, state = net(torch.tensor([[outputs[-1]]], device=dev), state)
+            outputs.append(int(logits.reshape(-1, logits.shape[-1])[-1].argmax()))
+    if was_training:
+        net.train()
+    words = vocab.to_tokens(outputs)
+    return "".join(words) if isinstance(prefix, str) else " ".join(words)

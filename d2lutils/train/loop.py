@@ -1,0 +1,250 @@
+"""`fit`: the classification training loop used throughout the course."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from d2lutils.device import device as default_device
+from d2lutils.plot import LivePlot, in_notebook
+from d2lutils.train.metrics import History, accuracy, evaluate_accuracy
+
+_INITS = {
+    "xavier": nn.init.xavier_uniform_,
+    "kaiming": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+}
+
+
+def init_weights(net: nn.Module, init: str | Callable[[nn.Module], None] | None) -> None:
+    """Initialize `net`: "xavier" or "kaiming" re-draw Linear/Conv2d weights; a callable is
+    passed to ``net.apply``; None keeps PyTorch's defaults."""
+    if init is None:
+        return
+    if callable(init):
+        net.apply(init)
+        return
+    if init not in _INITS:
+        raise ValueError(f"init must be 'xavier', 'kaiming', a callable or None, not {init!r}")
+    fn = _INITS[init]
+
+    def apply(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            fn(m.weight)
+
+    net.apply(apply)
+
+
+def first_layer(net: nn.Module) -> str:
+    """A short description of the first leaf module of `net` (for error messages)."""
+    for m in net.modules():
+        if not list(m.children()):
+            return repr(m)
+    return type(net).__name__
+
+
+def checked_forward(net: Callable, X: torch.Tensor, raw: nn.Module) -> torch.Tensor:
+    """Run the first forward pass, turning a shape error into an explanation."""
+    try:
+        return net(X)
+    except RuntimeError as err:
+        raise ValueError(
+            f"the first batch does not fit the model: input shape {tuple(X.shape)} "
+            f"({X.dtype}), first layer {first_layer(raw)}.\n"
+            "Hint: check that the data's shape matches what the first layer expects, e.g. "
+            "add nn.Flatten() before nn.Linear for images, or fix in_features/in_channels "
+            "(or use nn.LazyLinear).\n"
+            f"PyTorch said: {err}"
+        ) from err
+
+
+def checked_loss(loss: Callable, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Compute the first batch's loss, turning a shape/label error into an explanation."""
+    if (
+        isinstance(loss, nn.CrossEntropyLoss)
+        and not y.is_floating_point()
+        and y_hat.ndim == 2
+        and y.ndim == 1
+        and y.numel()
+    ):
+        classes, low, high = y_hat.shape[1], int(y.min()), int(y.max())
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"labels range over [{low}, {high}] but the model outputs {classes} scores "
+                f"per example (shape {tuple(y_hat.shape)}). Hint: the last layer needs as many "
+                "outputs as there are classes."
+            )
+    try:
+        out = loss(y_hat, y)
+    except (RuntimeError, ValueError, IndexError) as err:
+        raise ValueError(
+            f"the loss cannot compare the model output {tuple(y_hat.shape)} ({y_hat.dtype}) "
+            f"with the labels {tuple(y.shape)} ({y.dtype}). Hint: CrossEntropyLoss expects "
+            "scores (B, C) and int64 labels (B,); MSELoss expects equal shapes.\n"
+            f"PyTorch said: {err}"
+        ) from err
+    if out.ndim > 0 and out.shape[0] != y.shape[0]:
+        raise ValueError(f"loss returned shape {tuple(out.shape)} for a batch of {y.shape[0]}")
+    return out
+
+
+def _autocast(amp: bool | str, dev: torch.device):
+    """(autocast context factory, GradScaler or None) for the requested AMP mode."""
+    if not amp:
+        return contextlib.nullcontext, None
+    if dev.type != "cuda":
+        warnings.warn(f"amp=True is only used on CUDA; training in float32 on {dev}", stacklevel=3)
+        return contextlib.nullcontext, None
+    if amp == "fp16" or (amp is True and not torch.cuda.is_bf16_supported()):
+        dtype, scaler = torch.float16, torch.amp.GradScaler("cuda")
+    elif amp in (True, "bf16"):
+        dtype, scaler = torch.bfloat16, None
+    else:
+        raise ValueError(f"amp must be False, True, 'bf16' or 'fp16', not {amp!r}")
+    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
+
+
+def _progress_bar(enabled: bool, epochs: int, train_iter: Iterable, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    try:
+        total = epochs * len(train_iter)  # type: ignore[arg-type]
+    except TypeError:
+        total = None
+    return tqdm(total=total, desc=desc, unit="batch", leave=True)
+
+
+def fit(
+    net: nn.Module,
+    train_iter: Iterable,
+    test_iter: Iterable | None,
+    *,
+    epochs: int,
+    lr: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    loss: Callable | None = None,
+    device: torch.device | str | None = None,
+    init: str | Callable | None = None,
+    plot: bool | None = None,
+    progress: bool | None = None,
+    amp: bool | str = False,
+    channels_last: bool = False,
+    compile: bool = False,
+    scheduler: Any = None,
+) -> History:
+    """Train a classifier for `epochs` epochs and return its per-epoch `History`.
+
+    Records ``train_loss`` (mean), ``train_acc``, ``test_acc`` (if `test_iter`),
+    ``examples_per_sec`` (training examples / training seconds) and ``epoch_time``
+    (seconds, training + evaluation). Loss and correct counts stay on the device and are read
+    once per epoch. `optimizer` defaults to ``SGD(lr)``, `loss` to ``CrossEntropyLoss``.
+    `init` is "xavier", "kaiming" (Linear/Conv2d weights), a callable for ``net.apply``, or
+    None. `amp` (CUDA only): True picks bf16 when supported else fp16 with a GradScaler.
+    `channels_last` (CUDA only) converts model and 4-D inputs; `compile` uses torch.compile.
+    `scheduler` is stepped once per epoch. `plot` (a LivePlot) and `progress` (a tqdm bar)
+    default to on only inside a notebook kernel.
+    """
+    if optimizer is None and lr is None:
+        raise ValueError("fit needs lr (for the default SGD optimizer) or an optimizer")
+    dev = torch.device(device) if device is not None else default_device()
+    loss_fn = loss if loss is not None else nn.CrossEntropyLoss()
+    if isinstance(loss_fn, nn.Module):
+        loss_fn.to(dev)
+    net.to(dev)
+    channels_last = channels_last and dev.type == "cuda"
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    batches = iter(train_iter)
+    first = next(batches, None)
+    if first is None:
+        raise ValueError("train_iter is empty")
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in net.parameters()):
+        with torch.no_grad():  # materialize lazy layers before init and the optimizer
+            checked_forward(net, first[0][:2].to(dev), net)
+    init_weights(net, init)
+    if optimizer is None:
+        optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    model = torch.compile(net) if compile else net
+    autocast, scaler = _autocast(amp, dev)
+    show = in_notebook()
+    live = None
+    if plot if plot is not None else show:
+        live = LivePlot(
+            xlabel="epoch",
+            xlim=[1, epochs],
+            legend=["train loss", "train acc", "test acc"],
+            display=None if plot is None else True,
+        )
+    bar = _progress_bar(progress if progress is not None else show, epochs, train_iter, "fit")
+    history = History()
+    acc_dtype = torch.float32 if dev.type == "mps" else torch.float64  # MPS has no float64
+    checked, classify = False, True
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            net.train()
+            loss_sum = torch.zeros((), dtype=acc_dtype, device=dev)
+            correct = torch.zeros((), dtype=torch.int64, device=dev)
+            n = 0
+            source = itertools.chain([first], batches) if epoch == 0 else train_iter
+            for X, y in source:
+                X, y = X.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                if channels_last and X.ndim == 4:
+                    X = X.contiguous(memory_format=torch.channels_last)
+                with autocast():
+                    y_hat = model(X) if checked else checked_forward(model, X, net)
+                    batch_loss = loss_fn(y_hat, y) if checked else checked_loss(loss_fn, y_hat, y)
+                if not checked:
+                    checked, classify = True, not y.is_floating_point()
+                mean_loss = batch_loss.mean() if batch_loss.ndim else batch_loss
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(mean_loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    mean_loss.backward()
+                    optimizer.step()
+                with torch.no_grad():
+                    loss_sum += mean_loss.detach().to(acc_dtype) * y.shape[0]
+                    if classify:
+                        correct += accuracy(y_hat.detach(), y)
+                n += y.shape[0]
+                if bar is not None:
+                    bar.update(1)
+            train_loss, train_correct = loss_sum.item() / max(n, 1), correct.item()
+            train_time = time.perf_counter() - t0
+            if scheduler is not None:
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(train_loss)
+                else:
+                    scheduler.step()
+            metrics = {"train_loss": train_loss}
+            if classify:
+                metrics["train_acc"] = train_correct / max(n, 1)
+            if classify and test_iter is not None:
+                metrics["test_acc"] = evaluate_accuracy(model, test_iter, dev)
+            metrics["examples_per_sec"] = n / train_time
+            metrics["epoch_time"] = time.perf_counter() - t0
+            history.append(**metrics)
+            if bar is not None:
+                bar.set_postfix(
+                    {k: f"{v:.3f}" for k, v in metrics.items() if k.endswith(("loss", "acc"))}
+                )
+            if live is not None:
+                curves = ("train_loss", "train_acc", "test_acc")
+                live.add(epoch + 1, [metrics.get(k) for k in curves])
+    finally:
+        if bar is not None:
+            bar.close()
+        if live is not None:
+            live.close()
+    return history

@@ -1,0 +1,203 @@
+"""Small training utilities: timing, accuracy, evaluation, history, clipping, K-fold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Timer:
+    """Record several running times (d2l semantics: starts on creation)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start (or restart) the timer."""
+        self.tik = time.perf_counter()
+
+    def stop(self) -> float:
+        """Stop the timer, record the elapsed time and return it."""
+        self.times.append(time.perf_counter() - self.tik)
+        return self.times[-1]
+
+    def avg(self) -> float:
+        """Average of the recorded times."""
+        return sum(self.times) / len(self.times)
+
+    def sum(self) -> float:
+        """Sum of the recorded times."""
+        return sum(self.times)
+
+    def cumsum(self) -> list[float]:
+        """Running totals of the recorded times."""
+        return np.array(self.times).cumsum().tolist()
+
+
+def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Number of correct predictions, as a 0-dim tensor on `y_hat`'s device (no host sync).
+
+    `y_hat` holds scores with classes on the last axis (e.g. (B, C) or (B, T, C)), or
+    predicted labels with the same number of elements as `y`.
+    ``float(accuracy(y_hat, y))`` equals d2l's classic ``d2l.accuracy(y_hat, y)``.
+    """
+    if y_hat.ndim > 1 and y_hat.shape[-1] > 1 and y_hat.numel() != y.numel():
+        y_hat = y_hat.argmax(dim=-1)
+    cmp = y_hat.reshape(y.shape).to(y.dtype) == y
+    return cmp.sum()
+
+
+def model_device(net: Any, fallback: torch.device | None = None) -> torch.device:
+    """Device of the first parameter of `net`, else `fallback` (or the default device)."""
+    if isinstance(net, nn.Module):
+        for p in net.parameters():
+            return p.device
+    if fallback is not None:
+        return torch.device(fallback)
+    from d2lutils.device import device
+
+    return device()
+
+
+def evaluate_accuracy(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
+    """Accuracy of `net` over `data_iter` in eval mode without gradients (one host sync).
+
+    The module's previous train/eval mode is restored afterwards.
+    """
+    device = torch.device(device) if device is not None else model_device(net)
+    was_training = isinstance(net, nn.Module) and net.training
+    if isinstance(net, nn.Module):
+        net.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    n = 0
+    with torch.no_grad():
+        for X, y in data_iter:
+            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            correct += accuracy(net(X), y)
+            n += y.numel()
+    if was_training:
+        net.train()
+    return correct.item() / max(n, 1)
+
+
+def evaluate_loss(
+    net: Any, data_iter: Iterable, loss: Any, device: torch.device | None = None
+) -> float:
+    """Mean loss per example of `net` over `data_iter` (eval mode, no gradients).
+
+    Works with losses that reduce by mean (the default) or not at all (``reduction="none"``).
+    Float targets are reshaped to the output's shape when they have as many elements (as in
+    d2l), so an MSE between (B, 1) outputs and (B,) targets does not silently broadcast.
+    """
+    device = torch.device(device) if device is not None else model_device(net)
+    was_training = isinstance(net, nn.Module) and net.training
+    if isinstance(net, nn.Module):
+        net.eval()
+    total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64,
+                        device=device)
+    n = 0
+    with torch.no_grad():
+        for X, y in data_iter:
+            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            out = net(X)
+            if y.is_floating_point() and y.shape != out.shape and y.numel() == out.numel():
+                y = y.reshape(out.shape)
+            batch_loss = loss(out, y)
+            if batch_loss.ndim == 0:
+                total += batch_loss.to(total.dtype) * y.shape[0]
+                n += y.shape[0]
+            else:
+                total += batch_loss.to(total.dtype).sum()
+                n += batch_loss.numel()
+    if was_training:
+        net.train()
+    return total.item() / max(n, 1)
+
+
+class History(dict):
+    """Per-epoch metrics: name -> list of floats; ``h["test_acc"]`` or ``h.test_acc``."""
+
+    def __getattr__(self, name: str) -> list[float]:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def append(self, **metrics: Any) -> None:
+        """Append one epoch's values (converted to float)."""
+        for name, value in metrics.items():
+            self.setdefault(name, []).append(float(value))
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's value of every metric."""
+        return {name: values[-1] for name, values in self.items() if values}
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.final.items())
+        epochs = max((len(v) for v in self.values()), default=0)
+        return f"History({epochs} epochs; final: {shown})"
+
+
+def _params(net_or_params: Any) -> list[torch.Tensor]:
+    """Trainable tensors of a module, a d2l-style scratch model (`.params`) or an iterable."""
+    if isinstance(net_or_params, nn.Module):
+        params = net_or_params.parameters()
+    elif hasattr(net_or_params, "params"):
+        params = net_or_params.params
+    elif isinstance(net_or_params, torch.Tensor):
+        params = [net_or_params]
+    else:
+        params = net_or_params
+    return [p for p in params if p.requires_grad]
+
+
+def clip_gradients_(params: list[torch.Tensor], theta: float) -> torch.Tensor:
+    """Scale gradients so their global L2 norm is at most `theta`; return the norm (a tensor).
+
+    Same rule as ``torch.nn.utils.clip_grad_norm_``: multiply by ``min(1, theta/(norm+1e-6))``,
+    done on the device without a host sync.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    scale = torch.clamp(theta / (norm + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(scale.to(g.dtype))
+    return norm
+
+
+def grad_clipping(net_or_params: Any, theta: float) -> float:
+    """Clip the global L2 norm of the gradients to `theta`; return the norm before clipping.
+
+    Accepts a module, a scratch model with `.params`, or an iterable of tensors. Matches
+    ``torch.nn.utils.clip_grad_norm_(params, theta)`` (value and clipped gradients).
+    """
+    return float(clip_gradients_(_params(net_or_params), theta))
+
+
+def k_fold_indices(n: int, k: int, seed: int | None = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Split ``range(n)`` into `k` folds; return ``[(train_idx, val_idx), ...]`` LongTensors.
+
+    Every index is in exactly one validation fold (sizes differ by at most one). The indices
+    are shuffled with `seed`; ``seed=None`` keeps contiguous folds in order, as d2l's
+    ``get_k_fold_data`` does when `k` divides `n`.
+    """
+    if not 2 <= k <= n:
+        raise ValueError(f"k_fold_indices needs 2 <= k <= n, got k={k}, n={n}")
+    if seed is None:
+        order = torch.arange(n)
+    else:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    folds = torch.tensor_split(order, k)
+    return [
+        (torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i].clone())
+        for i in range(k)
+    ]

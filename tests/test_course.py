@@ -1,0 +1,43 @@
+"""The course runner executes notebooks and keeps only what they reported."""
+
+import json
+
+import nbformat
+import pytest
+
+from d2lutils import course
+
+
+def write_notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+
+
+def test_scoreboard_holds_what_the_notebook_reported(tmp_path, monkeypatch):
+    monkeypatch.delenv("D2L_QUICK", raising=False)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_a.ipynb", "import d2lutils\nd2lutils.report(test_acc=0.25 * 3)")
+    write_notebook(nbs / "02_b.ipynb", "raise ValueError('boom')")
+    out = tmp_path / "build"
+
+    assert course.main(["--notebooks", str(nbs), "--out", str(out), "01"]) == 0
+    board = json.loads((out / "scoreboard.json").read_text())
+    assert board["01_a"]["metrics"] == {"test_acc": 0.75}
+    assert board["01_a"]["mode"] == "full"
+    assert board["01_a"]["device"] == "cpu"
+    assert (out / "01_a.ipynb").exists()
+    assert "test_acc = 0.75" in (out / "scoreboard.md").read_text()
+
+    # A failing notebook fails the run, keeps the earlier entry and says what broke.
+    assert course.main(["--notebooks", str(nbs), "--out", str(out), "02"]) == 1
+    board = json.loads((out / "scoreboard.json").read_text())
+    assert set(board) == {"01_a", "02_b"}
+    assert "boom" in board["02_b"]["error"]
+
+
+def test_unknown_prefix_is_an_error(tmp_path):
+    with pytest.raises(SystemExit, match="no notebook"):
+        course.select_notebooks(tmp_path, ["99"])
