@@ -4,14 +4,9 @@
 submodules `d2lutils.data`, `d2lutils.plot` and `d2lutils.train`.
 """
 
-from d2lutils import plot, train
+from d2lutils import data, plot, train
 from d2lutils.config import is_quick, quick, report
 from d2lutils.device import device, set_seed, try_all_gpus, try_gpu
-
-try:  # TEMPORARY until d2lutils.data lands; removed before reporting
-    from d2lutils import data
-except ImportError:  # pragma: no cover
-    data = None
 
 __version__ = "0.1.0"
 
