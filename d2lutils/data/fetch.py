@@ -1,0 +1,283 @@
+"""Fetching datasets: the data root, sources in order, checksums, atomic writes, safe extraction.
+
+A file is taken from, in order: the data root (when it verifies), `D2L_DATA_MIRROR` (a folder:
+copied; an http(s) URL: downloaded), a system folder such as Debian's Fashion-MNIST package,
+and the canonical URLs. Every copy is written under a temporary name in its final folder,
+checked against the registry's checksum and only then renamed into place, so nothing
+half-written ever appears under the data root; a copy that fails its check is deleted.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import uuid
+from pathlib import Path
+
+from d2lutils.data.registry import REGISTRY, Archive, Dataset, FileSpec
+
+STANDIN_MARKER = "STANDIN.txt"
+_VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, checksum) seen good
+
+
+class DataError(RuntimeError):
+    """A dataset could not be found, fetched or verified; the message says what to do."""
+
+
+class _SourceFailed(Exception):
+    """One source did not deliver a good copy; the next source is tried."""
+
+
+def data_root() -> Path:
+    """The folder that holds every dataset.
+
+    `D2L_DATA_DIR` if set; else ``data/`` of the course checkout when d2lutils runs from one;
+    else a per-user cache folder (so a notebook opened alone, in Colab say, works).
+    """
+    env = os.environ.get("D2L_DATA_DIR", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("d2lutils")) / "data"
+
+
+def get_dataset(name: str) -> Dataset:
+    """The registry entry of `name`; an unknown name raises DataError listing the known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise DataError(f"unknown dataset {name!r}; the course has: {known}") from None
+
+
+def dataset_dir(name: str) -> Path:
+    """Where dataset `name` lives under the data root (it may not exist yet)."""
+    return data_root() / get_dataset(name).folder
+
+
+def is_standin(name: str = "cifar10") -> bool:
+    """True if the folder of `name` holds a generated stand-in rather than the real data."""
+    return (dataset_dir(name) / STANDIN_MARKER).exists()
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_file(path: Path, checksum: str) -> str | None:
+    """None if `path` matches ``"<algorithm>:<hex>"``, else a sentence saying how it differs."""
+    algorithm, expected = checksum.split(":", 1)
+    actual = file_digest(path, algorithm)
+    if actual == expected:
+        return None
+    return f"checksum mismatch: {algorithm} {actual} != expected {expected}"
+
+
+def _writable_error(path: Path, err: OSError) -> DataError:
+    return DataError(
+        f"cannot write to {path} ({err.strerror or err}). The data root {data_root()} must be "
+        "writable: set D2L_DATA_DIR to a folder you can write to."
+    )
+
+
+def _is_good(path: Path, checksum: str) -> bool:
+    """True if `path` exists and verifies. A file that fails is deleted (and said so)."""
+    if not path.is_file():
+        return False
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, checksum)
+    if key in _VERIFIED:
+        return True
+    problem = check_file(path, checksum)
+    if problem is None:
+        _VERIFIED.add(key)
+        return True
+    try:
+        path.unlink()
+    except OSError as err:
+        raise DataError(
+            f"{path}: {problem}; the corrupted or truncated file cannot be deleted "
+            f"({err.strerror or err}). The data root {data_root()} must be writable: set "
+            "D2L_DATA_DIR to a folder you can write to, or delete the file yourself."
+        ) from err
+    print(f"{path}: {problem}; the corrupted or truncated file was deleted and will be fetched "
+          "again.")
+    return False
+
+
+def _mirror_candidates(relative: str) -> list[str]:
+    """Where `relative` may be in `D2L_DATA_MIRROR`: its own path, then the bare file name."""
+    mirror = os.environ.get("D2L_DATA_MIRROR", "").strip()
+    if not mirror or not relative:
+        return []
+    names = [relative] + ([Path(relative).name] if "/" in relative else [])
+    if mirror.startswith(("http://", "https://")):
+        return [mirror.rstrip("/") + "/" + n for n in names]
+    if mirror.startswith("file://"):
+        mirror = mirror[len("file://"):]
+    return [str(Path(mirror).expanduser() / n) for n in names]
+
+
+def _download(url: str, dest: Path, checksum: str | None, progress: bool) -> None:
+    """Download `url` to `dest` with pooch (retries, progress bar, hash check)."""
+    import pooch
+    import requests
+
+    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=60)
+    fetcher = pooch.create(  # pooch reads "md5:...", "sha1:..."; None skips its check
+        path=dest.parent, base_url="", registry={dest.name: checksum}, urls={dest.name: url},
+        retry_if_failed=1,
+    )
+    try:
+        fetcher.fetch(dest.name, downloader=downloader)
+    except ValueError as err:  # pooch's hash check; it already deleted the download
+        dest.unlink(missing_ok=True)
+        raise _SourceFailed(f"checksum mismatch ({err}); the download was deleted") from err
+    except requests.RequestException as err:
+        raise _SourceFailed(f"{type(err).__name__}: {err}") from err
+
+
+def _obtain(source: str, dest: Path, checksum: str, gzipped: bool, progress: bool) -> None:
+    """Put a verified copy of `source` (path or URL) at `dest`, atomically, or raise."""
+    is_url = source.startswith(("http://", "https://"))
+    if not is_url and not Path(source).is_file():
+        raise _SourceFailed("not there")
+    part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+    raw = part.with_name(part.name + ".gz") if gzipped else part
+    try:
+        if is_url:
+            # a gzipped download is checked after decompression, below
+            _download(source, raw, None if gzipped else checksum, progress)
+        else:
+            shutil.copyfile(source, raw)
+        if gzipped:
+            try:
+                with gzip.open(raw, "rb") as src, open(part, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except (OSError, EOFError) as err:
+                raise _SourceFailed(f"not a valid gzip file ({err}); the copy was deleted") from err
+        problem = check_file(part, checksum)
+        if problem:
+            raise _SourceFailed(f"{problem}; the copy was deleted")
+        os.replace(part, dest)
+    finally:
+        for leftover in {part, raw}:
+            leftover.unlink(missing_ok=True)
+
+
+def _fail(ds: Dataset, what: str, mirror_name: str, tried: list[str]) -> DataError:
+    lines = "\n".join(f"  - {t}" for t in tried) or "  (no source: D2L_DATA_MIRROR is unset)"
+    return DataError(
+        f"{ds.name}: {what} could not be fetched from any source.\nTried:\n{lines}\n"
+        "What to do: run `make data` on a machine with a network, or set D2L_DATA_MIRROR to a "
+        f"folder or http(s) URL that holds {mirror_name}."
+    )
+
+
+def _fetch_file(ds: Dataset, spec: FileSpec, folder: Path, progress: bool) -> None:
+    sources = _mirror_candidates(spec.mirror)
+    if ds.debian_dir:
+        sources.append(str(Path(ds.debian_dir) / Path(spec.mirror).name))
+    sources += list(spec.urls)
+    tried = []
+    for source in sources:
+        try:
+            _obtain(source, folder / spec.name, spec.checksum, spec.gzip, progress)
+            return
+        except _SourceFailed as why:
+            tried.append(f"{source}: {why}")
+    raise _fail(ds, spec.name, spec.mirror, tried)
+
+
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Extract a tar archive into `dest`, refusing absolute paths, ``..``, links and devices."""
+    dest = dest.resolve()
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if target != dest and dest not in target.parents:
+                raise _SourceFailed(f"unsafe path {member.name!r} in {archive.name}; refused")
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.isfile():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            else:
+                raise _SourceFailed(f"{member.name!r} in {archive.name} is a link or device; "
+                                    "refused")
+
+
+def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) -> None:
+    """Fetch the archive, verify it and its members, and swap the folder into place."""
+    sources = _mirror_candidates(archive.name) + list(archive.urls)
+    tried = []
+    for source in sources:
+        staging = Path(tempfile.mkdtemp(prefix=f".{ds.name}-", dir=folder.parent))
+        try:
+            packed = staging / archive.name
+            _obtain(source, packed, archive.checksum, False, progress)
+            safe_extract(packed, staging / "x")
+            extracted = staging / "x" / archive.member_prefix
+            for spec in ds.files:
+                member = extracted / spec.name
+                if not member.is_file():
+                    raise _SourceFailed(f"{spec.name} is missing from the archive")
+                problem = check_file(member, spec.checksum)
+                if problem:
+                    raise _SourceFailed(f"{spec.name} in the archive: {problem}")
+            if folder.exists():  # a stand-in or a partial copy: moved aside, then deleted
+                os.replace(folder, staging / "previous")
+            os.replace(extracted, folder)
+            return
+        except _SourceFailed as why:
+            tried.append(f"{source}: {why}")
+        except (tarfile.TarError, EOFError) as err:
+            tried.append(f"{source}: not a readable tar.gz archive ({err})")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    raise _fail(ds, archive.name, archive.name, tried)
+
+
+def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) -> Path:
+    """Make sure dataset `name` is under the data root, verified; return its folder.
+
+    Files already there are verified (once per process) and kept; missing or corrupted ones
+    are fetched. A CIFAR-10 stand-in is kept as it is unless `replace_standin` is True (as
+    ``make data`` asks), so that offline notebooks never wait on the network.
+    Raises DataError, with what to do, when a file cannot be had from any source.
+    """
+    ds = get_dataset(name)
+    folder = data_root() / ds.folder
+    if (folder / STANDIN_MARKER).exists() and not replace_standin:
+        return folder
+    missing = [f for f in ds.files if not _is_good(folder / f.name, f.checksum)]
+    if not missing:
+        return folder
+    try:
+        if ds.archive is not None:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            _fetch_archive(ds, ds.archive, folder, progress)
+        else:
+            for spec in missing:
+                (folder / spec.name).parent.mkdir(parents=True, exist_ok=True)
+                _fetch_file(ds, spec, folder, progress)
+    except OSError as err:  # EACCES/EPERM: permissions; EROFS: a read-only file system
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise _writable_error(Path(err.filename or folder), err) from err
+    return folder

@@ -1,0 +1,326 @@
+"""In-memory loaders: whole datasets as tensors, served in shuffled batches on the device.
+
+Fashion-MNIST, CIFAR-10 and the small tables fit in memory many times over, so they are
+decoded once into tensors (uint8 images stay uint8) and moved to the training device; a
+batch is a slice of those tensors, converted to float (and augmented) on the device. No
+worker processes, no per-image PIL decoding. The `DataLoader` path stays available
+(``fast=False``, `load_array`, the ``*_dataset`` functions) because the notebooks teach it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torch.utils import data as tud
+
+from d2lutils.data.fetch import fetch, is_standin
+
+TensorTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class TensorLoader:
+    """Batches of equally long tensors, held on `device`, reshuffled every epoch.
+
+    ``for X, y in TensorLoader(X, y, batch_size=256, shuffle=True)`` behaves like a
+    `DataLoader` over a `TensorDataset`, without workers or collation. `transform` maps the
+    first tensor of each batch (e.g. uint8 images to normalized floats) on the device.
+    """
+
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        device: torch.device | str | None = None,
+        transform: TensorTransform | None = None,
+        drop_last: bool = False,
+    ) -> None:
+        if not tensors:
+            raise ValueError("TensorLoader needs at least one tensor")
+        n = len(tensors[0])
+        if any(len(t) != n for t in tensors):
+            shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+            raise ValueError(f"TensorLoader: tensors differ in length (first axis): {shapes}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if device is None:
+            from d2lutils.device import device as default_device
+
+            device = default_device()
+        self.device = torch.device(device)
+        self.tensors = tuple(t.to(self.device) for t in tensors)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.transform = transform
+
+    @property
+    def num_examples(self) -> int:
+        """Number of examples (rows) served per epoch, before `drop_last`."""
+        return len(self.tensors[0])
+
+    def __len__(self) -> int:
+        n, b = self.num_examples, self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = self.num_examples
+        order = torch.randperm(n, device=self.device) if self.shuffle else None
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            if order is None:
+                batch = [t[start:start + self.batch_size] for t in self.tensors]
+            else:  # index_select: a plain gather, several times faster than t[idx] on CPU
+                idx = order[start:start + self.batch_size]
+                batch = [t.index_select(0, idx) for t in self.tensors]
+            if self.transform is not None:
+                batch[0] = self.transform(batch[0])
+            yield tuple(batch)
+
+
+def load_array(
+    tensors: Sequence[torch.Tensor], batch_size: int, is_train: bool = True
+) -> tud.DataLoader:
+    """A PyTorch `DataLoader` over `tensors` (d2l's ``load_array``): shuffled when training."""
+    return tud.DataLoader(tud.TensorDataset(*tensors), batch_size, shuffle=is_train)
+
+
+def _subset(n_total: int, n: int | None) -> int:
+    if n is None:
+        return n_total
+    if not 0 < n <= n_total:
+        raise ValueError(f"asked for {n} examples, the split has {n_total}")
+    return n
+
+
+# ---------------------------------------------------------------- Fashion-MNIST
+
+FASHION_MNIST_LABELS = [
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+]
+
+
+def fashion_mnist_labels(indices) -> list[str]:
+    """Text labels of Fashion-MNIST class indices (ints or a tensor)."""
+    return [FASHION_MNIST_LABELS[int(i)] for i in indices]
+
+
+def _read_idx(path) -> np.ndarray:
+    """Read an (uncompressed) idx file: big-endian header, then uint8 data."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    ndim = int(raw[3])
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i].tobytes(), "big") for i in range(ndim)]
+    return raw[4 + 4 * ndim:].reshape(dims)
+
+
+@functools.lru_cache(maxsize=2)
+def _fashion_cached(raw: str, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images = _read_idx(f"{raw}/{prefix}-images-idx3-ubyte")
+    labels = _read_idx(f"{raw}/{prefix}-labels-idx1-ubyte")
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def fashion_mnist_tensors(train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Fashion-MNIST split as (uint8 images (N, 28, 28), int64 labels (N,)), on the CPU."""
+    return _fashion_cached(str(fetch("fashion_mnist") / "raw"), "train" if train else "t10k")
+
+
+def fashion_mnist_dataset(train: bool = True, transform=None):
+    """torchvision's `FashionMNIST` dataset over the verified files (PIL images; no download)."""
+    import torchvision
+
+    from d2lutils.data.fetch import data_root
+
+    fetch("fashion_mnist")
+    return torchvision.datasets.FashionMNIST(
+        root=str(data_root()), train=train, transform=transform, download=False
+    )
+
+
+def _to_float_images(resize: int | tuple[int, int] | None) -> TensorTransform:
+    size = (resize, resize) if isinstance(resize, int) else resize
+
+    def transform(x: torch.Tensor) -> torch.Tensor:
+        x = x.unsqueeze(1).float().div_(255)
+        if size is not None and tuple(x.shape[-2:]) != tuple(size):
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        return x
+
+    return transform
+
+
+def fashion_mnist(
+    batch_size: int,
+    resize: int | tuple[int, int] | None = None,
+    *,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    device: torch.device | str | None = None,
+    fast: bool = True,
+    num_workers: int = 0,
+):
+    """Fashion-MNIST as ``(train_iter, test_iter)``: images (B, 1, 28, 28) in [0, 1], labels int64.
+
+    `n_train`/`n_test` take the first examples of each split (None: all 60,000 / 10,000).
+    ``fast=True`` serves batches from tensors on `device` (default: `d2lutils.device()`);
+    ``fast=False`` builds the classic `DataLoader` over torchvision's dataset with
+    ``ToTensor`` (and ``Resize``), which decodes one PIL image at a time.
+    """
+    if not fast:
+        from torchvision import transforms
+
+        steps = [transforms.Resize(resize)] if resize else []
+        trans = transforms.Compose(steps + [transforms.ToTensor()])
+        loaders = []
+        for train, n in ((True, n_train), (False, n_test)):
+            ds = fashion_mnist_dataset(train, trans)
+            ds = tud.Subset(ds, range(_subset(len(ds), n))) if n else ds
+            loaders.append(tud.DataLoader(ds, batch_size, shuffle=train, num_workers=num_workers))
+        return tuple(loaders)
+    loaders = []
+    for train, n in ((True, n_train), (False, n_test)):
+        X, y = fashion_mnist_tensors(train)
+        k = _subset(len(X), n)
+        loaders.append(TensorLoader(X[:k], y[:k], batch_size=batch_size, shuffle=train,
+                                    device=device, transform=_to_float_images(resize)))
+    return tuple(loaders)
+
+
+# ---------------------------------------------------------------- CIFAR-10
+
+CIFAR10_LABELS = [
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+]
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+STANDIN_NOTE = (
+    "NOTE: stand-in data, not CIFAR-10 (generated for offline tests; results on it are not "
+    "CIFAR-10 results). Run `make data DATASETS=cifar10` for the real data."
+)
+
+
+def _unpickle(path) -> dict:
+    import pickle
+
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")  # the files were pickled by Python 2
+
+
+@functools.lru_cache(maxsize=2)
+def _cifar10_cached(folder: str, train: bool, stamp: float) -> tuple[np.ndarray, np.ndarray]:
+    from pathlib import Path
+
+    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    batches = [_unpickle(Path(folder) / n) for n in names]
+    X = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
+    y = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
+    return X.transpose(0, 2, 3, 1).copy(), y
+
+
+def cifar10_arrays(train: bool = True, announce: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A CIFAR-10 split as NumPy arrays: uint8 images (N, 32, 32, 3) and int64 labels (N,).
+
+    Prints a note every time the data is a generated stand-in rather than CIFAR-10
+    (`announce` False leaves that to the caller).
+    """
+    folder = fetch("cifar10")
+    if announce and is_standin("cifar10"):
+        print(STANDIN_NOTE)
+    return _cifar10_cached(str(folder), train, (folder / "batches.meta").stat().st_mtime)
+
+
+class CIFAR10Dataset(tud.Dataset):
+    """CIFAR-10 as (PIL image, label) pairs, like ``torchvision.datasets.CIFAR10``.
+
+    torchvision's class insists on the real files' checksums; this one reads whatever
+    `d2lutils.data` verified (or the labelled stand-in).
+    """
+
+    classes = CIFAR10_LABELS
+
+    def __init__(self, train: bool = True, transform=None, target_transform=None) -> None:
+        self.data, self.targets = cifar10_arrays(train)
+        self.transform, self.target_transform = transform, target_transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        img, target = Image.fromarray(self.data[i]), int(self.targets[i])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+
+def cifar10_dataset(train: bool = True, transform=None) -> CIFAR10Dataset:
+    """CIFAR-10 as a `Dataset` of (PIL image, int label), for the DataLoader path."""
+    return CIFAR10Dataset(train, transform)
+
+
+def random_crop(x: torch.Tensor, padding: int = 4) -> torch.Tensor:
+    """Crop every image of a batch (B, C, H, W) at its own random offset after padding."""
+    B, C, H, W = x.shape
+    padded = F.pad(x, (padding,) * 4, mode="reflect")
+    dy = torch.randint(0, 2 * padding + 1, (B, 1), device=x.device)
+    dx = torch.randint(0, 2 * padding + 1, (B, 1), device=x.device)
+    rows = (dy + torch.arange(H, device=x.device))[:, None, :, None]
+    cols = (dx + torch.arange(W, device=x.device))[:, None, None, :]
+    batch = torch.arange(B, device=x.device)[:, None, None, None]
+    chans = torch.arange(C, device=x.device)[None, :, None, None]
+    return padded[batch, chans, rows, cols]
+
+
+def random_flip(x: torch.Tensor) -> torch.Tensor:
+    """Mirror each image of a batch left-right with probability 1/2."""
+    flip = torch.rand(x.shape[0], device=x.device) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+def _cifar_transform(normalize: bool, augment: bool, device) -> TensorTransform:
+    mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
+
+    def transform(x: torch.Tensor) -> torch.Tensor:
+        x = x.float().div_(255)
+        if normalize:
+            x = (x - mean) / std
+        if augment:
+            x = random_flip(random_crop(x))
+        return x
+
+    return transform
+
+
+def cifar10(
+    batch_size: int,
+    *,
+    augment: bool = False,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    device: torch.device | str | None = None,
+    normalize: bool = True,
+):
+    """CIFAR-10 as fast in-memory ``(train_iter, test_iter)``: images (B, 3, 32, 32), labels int64.
+
+    Images are kept as uint8 on `device` and converted per batch; `normalize` uses the
+    per-channel training mean and std; `augment` adds random crops (padding 4) and flips to
+    the training batches. Announces a stand-in whenever one is loaded.
+    """
+    loaders = []
+    for train, n in ((True, n_train), (False, n_test)):
+        X, y = cifar10_arrays(train, announce=train)
+        k = _subset(len(X), n)
+        images = torch.from_numpy(X[:k]).permute(0, 3, 1, 2).contiguous()
+        loader = TensorLoader(images, torch.from_numpy(y[:k]), batch_size=batch_size,
+                              shuffle=train, device=device)
+        loader.transform = _cifar_transform(normalize, augment and train, loader.device)
+        loaders.append(loader)
+    return tuple(loaders)
