@@ -33,8 +33,10 @@ def _to_float(name: str, value: Any) -> float:
     if hasattr(value, "detach"):  # torch tensor, possibly on an accelerator
         value = value.detach().cpu()
     try:
+        if getattr(value, "ndim", 0) > 0:  # one element of any shape; NumPy 2 refuses float()
+            value = value.reshape(())
         return float(value)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(
             f"report(): metric {name!r} must be a number or a one-element tensor/array, "
             f"got {type(value).__name__}"
