@@ -1,0 +1,95 @@
+"""Device selection with mocked accelerators, D2L_DEVICE, and seeding."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from d2l import torch as d2l
+
+import d2lutils
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """Pretend this machine has `cuda` GPUs and/or Apple MPS: machine(cuda=2, mps=True)."""
+    monkeypatch.delenv("D2L_DEVICE", raising=False)
+
+    def pretend(cuda: int = 0, mps: bool = False):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+    return pretend
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [
+    (1, True, "cuda"),
+    (2, False, "cuda"),
+    (0, True, "mps"),
+    (0, False, "cpu"),
+])
+def test_order_cuda_then_mps_then_cpu(machine, cuda, mps, expected):
+    machine(cuda=cuda, mps=mps)
+    assert d2lutils.device() == torch.device(expected)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cpu", "cpu"), ("CPU", "cpu"), (" cuda ", "cuda"), ("cuda:1", "cuda:1"), ("mps", "mps"),
+])
+def test_d2l_device_override(machine, monkeypatch, name, expected):
+    machine(cuda=2, mps=True)
+    monkeypatch.setenv("D2L_DEVICE", name)
+    assert d2lutils.device() == torch.device(expected)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("cuda", "CUDA is not available"),
+    ("cuda:0", "CUDA is not available"),
+    ("mps", "MPS is not available"),
+    ("tpu", "not a device name"),
+    ("meta", "not supported"),
+])
+def test_d2l_device_unavailable_is_a_clear_error(machine, monkeypatch, name, message):
+    machine(cuda=0, mps=False)
+    monkeypatch.setenv("D2L_DEVICE", name)
+    with pytest.raises(RuntimeError, match=message) as err:
+        d2lutils.device()
+    assert f"D2L_DEVICE={name}" in str(err.value)
+    if "available" in message:
+        assert "unset D2L_DEVICE or set it to cpu" in str(err.value)
+
+
+def test_d2l_device_gpu_index_out_of_range(machine, monkeypatch):
+    machine(cuda=2)
+    monkeypatch.setenv("D2L_DEVICE", "cuda:2")
+    with pytest.raises(RuntimeError, match=r"only 2 CUDA device\(s\) \(cuda:0..cuda:1\)"):
+        d2lutils.device()
+
+
+@pytest.mark.parametrize("cuda", [0, 1, 3])
+def test_try_gpu_and_try_all_gpus_as_d2l(machine, cuda):
+    machine(cuda=cuda)
+    for i in range(4):
+        assert d2lutils.try_gpu(i) == d2l.try_gpu(i)
+    if cuda:  # without a GPU d2l 1.0.3 returns [], the classic d2l (and d2lutils) [cpu]
+        assert d2lutils.try_all_gpus() == d2l.try_all_gpus()
+    expected = [torch.device(f"cuda:{i}") for i in range(cuda)] or [torch.device("cpu")]
+    assert d2lutils.try_all_gpus() == expected
+    assert d2lutils.try_gpu(cuda) == torch.device("cpu")
+
+
+def _draws():
+    return (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist(),
+            torch.nn.Linear(4, 2).weight.tolist())
+
+
+def test_set_seed_is_reproducible():
+    d2lutils.set_seed(123)
+    first = _draws()
+    d2lutils.set_seed(123)
+    assert _draws() == first
+    d2lutils.set_seed(124)
+    other = _draws()
+    assert all(a != b for a, b in zip(other, first, strict=True))
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
