@@ -3,6 +3,7 @@
 Every public name lives at ``d2lutils.train.<name>``; the submodules are implementation detail.
 """
 
+from d2lutils.train.checkpoint import load_model, load_state, save_model
 from d2lutils.train.lm import perplexity, predict_lm, train_lm
 from d2lutils.train.loop import fit, init_weights
 from d2lutils.train.metrics import (
@@ -25,7 +26,10 @@ __all__ = [
     "grad_clipping",
     "init_weights",
     "k_fold_indices",
+    "load_model",
+    "load_state",
     "perplexity",
     "predict_lm",
+    "save_model",
     "train_lm",
 ]
