@@ -64,6 +64,31 @@ def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
 
 
+def _first_forward(net: Any, X: torch.Tensor, state: Any, vocab: Any) -> tuple[Any, Any]:
+    """Run the first forward pass of `train_lm`, turning a shape error into an explanation."""
+    try:
+        out = net(X, state)
+    except (RuntimeError, IndexError, ValueError) as err:
+        span = ""
+        if X.numel() and not X.is_floating_point():
+            span = f" in [{int(X.min())}, {int(X.max())}]"
+        raise ValueError(
+            f"the first batch does not fit the language model: X has shape {tuple(X.shape)} "
+            f"({X.dtype}) with token indices{span}, and the vocabulary has {len(vocab)} tokens.\n"
+            "Hint: a language model takes X as (batch, steps) token indices and returns "
+            "(logits (batch, steps, vocab), state); its input layer (one-hot or nn.Embedding) and "
+            f"its output layer must both be built with len(vocab) = {len(vocab)}, and its state "
+            "must come from net.begin_state(batch_size, device).\n"
+            f"PyTorch said: {err}"
+        ) from err
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise ValueError(
+            f"a language model must return (logits, state), got {type(out).__name__}. Hint: "
+            "end forward with `return self.output(Y), state`."
+        )
+    return out
+
+
 def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
     """exp(mean token cross-entropy) of `net` on `data_iter`, without gradients.
 
@@ -142,7 +167,7 @@ def train_lm(
                     state = net.begin_state(X.shape[0], dev)
                 else:
                     state = detach_state(state)
-                logits, state = net(X, state)
+                logits, state = net(X, state) if checked else _first_forward(net, X, state, vocab)
                 if not checked:
                     if logits.shape[-1] != len(vocab):
                         raise ValueError(f"the model predicts {logits.shape[-1]} tokens but the "
