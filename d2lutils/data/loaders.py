@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils import data as tud
 
-from d2lutils.data.fetch import fetch, is_standin
+from d2lutils.data.fetch import DataError, fetch, is_standin
 
 TensorTransform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -203,11 +203,32 @@ STANDIN_NOTE = (
 )
 
 
+# What a CIFAR-10 batch may reference: NumPy arrays (as Python 2 and today's NumPy pickle
+# them) and the bytes helper of protocol 2. Anything else, such as a function to call, is
+# refused: the stand-in folder is not checksummed, and pickle.load would run any code in it.
+_CIFAR_PICKLE_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+}
+
+
 def _unpickle(path) -> dict:
+    """Read a CIFAR-10 batch file: a pickled dict of arrays and lists, and nothing else."""
     import pickle
 
+    class _Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str):
+            if (module, name) not in _CIFAR_PICKLE_GLOBALS:
+                raise DataError(
+                    f"{path}: refused to load {module}.{name}; a CIFAR-10 batch holds only "
+                    "arrays and lists (the file is not CIFAR-10 data: delete the folder and "
+                    "run `make data DATASETS=cifar10`)"
+                )
+            return super().find_class(module, name)
+
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")  # the files were pickled by Python 2
+        return _Unpickler(f, encoding="latin1").load()  # the files were pickled by Python 2
 
 
 @functools.lru_cache(maxsize=2)
