@@ -14,11 +14,14 @@ NOTEBOOKS ?=
 # Two pytest workers on a 2-core machine: one BLAS thread each.
 TEST_WORKERS ?= 2
 
-.PHONY: help install data core-data test-data lab test lint course bench clean distclean
+.PHONY: help install data core-data test-data lab test lint course bench clean distclean \
+	e2e e2e-tools chromium
 
 help:
 	@echo "make lab        open the course in JupyterLab (installs and fetches data first)"
 	@echo "make test       ruff, unit tests and every notebook in quick mode"
+	@echo "make e2e        end-to-end: fresh-venv (Colab-like) install, JupyterLab in"
+	@echo "                headless Chromium, identical results on re-runs (slow)"
 	@echo "make data       fetch every dataset (or DATASETS=\"fashion_mnist kaggle_house\")"
 	@echo "make course     run every notebook in full mode into build/ with a scoreboard"
 	@echo "                (NOTEBOOKS=\"04 05\" runs a subset)"
@@ -58,6 +61,41 @@ lint: install
 test: lint test-data
 	OMP_NUM_THREADS=1 D2L_QUICK=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-p no:cacheprovider --nbval-lax --nbval-current-env tests notebooks
+
+# End-to-end checks, slower than `make test` (CI runs both): the course installed from its
+# wheel into a fresh virtual environment as in Colab, JupyterLab driven by headless Chromium,
+# notebooks re-run for identical results. Results, screenshots and timings go to build/e2e/.
+# COLAB_PREINSTALL is what the fresh environment holds before the course goes in, as Colab
+# ships PyTorch; `make e2e COLAB_PREINSTALL=` resolves everything from the index (GBs, minutes).
+COLAB_PREINSTALL ?= torch==2.14.1 torchvision==0.29.1
+CHROMIUM ?= /usr/bin/chromium
+E2E_STAMP := $(VENV)/.e2e-installed
+
+e2e: test-data e2e-tools
+	OMP_NUM_THREADS=1 COLAB_PREINSTALL="$(COLAB_PREINSTALL)" CHROMIUM="$(CHROMIUM)" \
+		$(BIN)/python -m pytest -p no:cacheprovider -v e2e
+
+e2e-tools: $(E2E_STAMP) chromium
+
+$(E2E_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[e2e]'
+	touch $@
+
+# Debian's Chromium (CI runs as root); elsewhere install a Chromium or Chrome yourself and
+# point CHROMIUM at it. Playwright drives it and never downloads a browser of its own.
+chromium:
+	@test -x "$(CHROMIUM)" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq; \
+	    apt-cache policy chromium | grep -q 'Candidate: [0-9]' || { \
+	      echo "apt offers no chromium: install one and set CHROMIUM=/path/to/it" >&2; exit 1; }; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium >/dev/null; \
+	  else \
+	    echo "make e2e needs Chromium: install it (Debian: apt-get install chromium)" \
+	      "or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	  fi; }
+	@"$(CHROMIUM)" --version 2>/dev/null  # (Debian's wrapper script warns on stderr)
 
 course: test-data
 	$(BIN)/python -m d2lutils.course --out build $(NOTEBOOKS)
