@@ -200,6 +200,8 @@ class LivePlot:
             points = self.data[name]
             ax.plot([p[0] for p in points], [p[1] for p in points], fmt, label=name)
         xlabel, ylabel, xlim, ylim, xscale, yscale = self._axes_config
+        if xlim is not None and xlim[0] == xlim[1]:  # one epoch: give the point some room
+            xlim = (xlim[0] - 0.5, xlim[1] + 0.5)
         set_axes(ax, xlabel, ylabel, xlim, ylim, xscale, yscale, None)
         if names:
             ax.legend()

@@ -127,3 +127,16 @@ def test_show_images_returns_one_axes_per_image():
     assert np.allclose(axes[4].get_images()[0].get_array(), imgs[4, 0].numpy())
     rgb = dplot.show_images([torch.rand(3, 8, 8), np.zeros((8, 8, 3))], 1, 2)
     assert rgb[0].get_images()[0].get_array().shape == (8, 8, 3)
+
+
+def test_liveplot_with_one_epoch_draws_without_a_warning():
+    import warnings
+
+    from d2lutils.plot import LivePlot
+
+    live = LivePlot(xlim=[1, 1], legend=["loss"], display=False)
+    live.add(1, [0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        live.draw()
+    assert live.axes.get_xlim() == (0.5, 1.5)
