@@ -182,6 +182,31 @@ def test_mirror_folder_that_does_not_exist(root, tmp_path, monkeypatch):
     assert not missing.exists()
 
 
+def test_unreadable_mirror_file_is_a_failed_source_not_a_data_root_problem(
+    root, mirror, monkeypatch
+):
+    # as root, chmod cannot make a file unreadable, so the read itself is made to fail
+    import builtins
+
+    from d2lutils.data import fetch as fetch_module
+
+    unreadable = str(mirror / "timemachine.txt")
+
+    def guarded_open(file, *args, **kwargs):
+        if str(file) == unreadable:
+            raise PermissionError(13, "Permission denied", unreadable)
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "open", guarded_open, raising=False)
+    with pytest.raises(DataError) as info:
+        data.fetch("time_machine")
+    message = str(info.value)
+    assert f"{unreadable}: cannot read it (Permission denied)" in message
+    assert "must be writable" not in message  # the data root is fine; the mirror is not
+    assert "make data" in message and "D2L_DATA_MIRROR" in message
+    assert snapshot(root) == {} and leftovers(root) == []
+
+
 def test_mirror_folder_with_the_wrong_files(root, mirror):
     # timemachine.txt holds another file; the two Kaggle files are swapped; airfoil is cut short
     tm = mirror / "timemachine.txt"

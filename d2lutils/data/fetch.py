@@ -163,7 +163,12 @@ def _obtain(source: str, dest: Path, checksum: str, gzipped: bool, progress: boo
             # a gzipped download is checked after decompression, below
             _download(source, raw, None if gzipped else checksum, progress)
         else:
-            shutil.copyfile(source, raw)
+            try:
+                original = open(source, "rb")
+            except OSError as err:  # an unreadable mirror is a failed source, not our fault
+                raise _SourceFailed(f"cannot read it ({err.strerror or err})") from err
+            with original, open(raw, "wb") as out:
+                shutil.copyfileobj(original, out, 1 << 20)
         if gzipped:
             try:
                 with gzip.open(raw, "rb") as src, open(part, "wb") as out:
