@@ -187,8 +187,9 @@ def test_unreadable_mirror_file_is_a_failed_source_not_a_data_root_problem(
 ):
     # as root, chmod cannot make a file unreadable, so the read itself is made to fail
     import builtins
+    import importlib
 
-    from d2lutils.data import fetch as fetch_module
+    fetch_module = importlib.import_module("d2lutils.data.fetch")  # `fetch` is the function
 
     unreadable = str(mirror / "timemachine.txt")
 
