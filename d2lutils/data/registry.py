@@ -8,7 +8,7 @@ by the sha256 of the idx files, because the same content exists under different 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 D2L_S3 = "http://d2l-data.s3-accelerate.amazonaws.com/"
 D2L_ZH = "https://raw.githubusercontent.com/d2l-ai/d2l-zh/{commit}/data/"
@@ -58,7 +58,6 @@ class Dataset:
     description: str
     archive: Archive | None = None
     debian_dir: str | None = None  # a system folder that may already hold the files
-    extra: dict = field(default_factory=dict)
 
 
 def _fashion(stem: str, sha256: str) -> FileSpec:
