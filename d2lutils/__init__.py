@@ -6,7 +6,9 @@ submodules `d2lutils.data`, `d2lutils.plot` and `d2lutils.train`.
 
 from d2lutils import data, plot, train
 from d2lutils.config import is_quick, quick, report
-from d2lutils.device import device, set_seed, try_all_gpus, try_gpu
+from d2lutils.device import device, set_seed, try_all_gpus, try_gpu, tune_cpu_allocator
+
+tune_cpu_allocator()  # see its docstring: CPU training page-faults far less
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,5 @@ __all__ = [
     "train",
     "try_all_gpus",
     "try_gpu",
+    "tune_cpu_allocator",
 ]
