@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs per side; medians shown")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--amp", action="store_true", help="d2lutils: mixed precision (CUDA)")
-    parser.add_argument("--channels-last", action="store_true", help="d2lutils: NHWC")
+    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                        help="d2lutils: NHWC layout (auto: fit's default, on for the CPU)")
     parser.add_argument("--compile", action="store_true", help="d2lutils: torch.compile")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads for both sides (default: torch's choice)")
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     ours = torch.get_num_threads()
     threads = {"d2lutils": ours, "d2l": args.d2l_threads or ours}
-    options = {"amp": args.amp, "channels_last": args.channels_last, "compile": args.compile}
+    layout = {"auto": None, "on": True, "off": False}[args.channels_last]
+    options = {"amp": args.amp, "channels_last": layout, "compile": args.compile}
     # The final accuracy of both nets is measured the same way, outside the timed region.
     _, judge_iter = dd.fashion_mnist(1000, device=dev)
     cpu_name = platform.processor() or platform.machine()
@@ -221,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"LeNet on Fashion-MNIST, batch {BATCH_SIZE}, lr {LR}, {args.epochs} epochs, {dev} "
           f"({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else cpu_name}, "
           f"{os.cpu_count()} cores, torch threads {threads}), "
-          f"torch {torch.__version__}; d2lutils options {options}")
+          f"torch {torch.__version__}; d2lutils options {options}; glibc allocator tuned "
+          f"for both sides (d2lutils.tune_cpu_allocator): {d2lutils.tune_cpu_allocator()}")
     results: dict[str, list[tuple[float, float, float]]] = {"d2l": [], "d2lutils": []}
     starts: dict[str, dict[str, torch.Tensor]] = {}
     for r in range(args.repeats):

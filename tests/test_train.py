@@ -26,6 +26,7 @@ from d2lutils.train import (
     predict_lm,
     train_lm,
 )
+from d2lutils.train.loop import use_channels_last
 
 CPU = torch.device("cpu")
 QUIET = {"device": CPU, "plot": False, "progress": False}
@@ -195,6 +196,40 @@ def test_fit_with_an_optimizer_and_scheduler():
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     fit(net, train, None, epochs=2, optimizer=opt, scheduler=sched, **QUIET)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def _tiny_cnn() -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2),
+                         nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+
+def test_channels_last_choice():
+    cnn, mlp = _tiny_cnn(), nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    assert use_channels_last(cnn, CPU, None) and not use_channels_last(mlp, CPU, None)
+    assert not use_channels_last(cnn, CPU, False) and use_channels_last(mlp, CPU, True)
+    assert not use_channels_last(cnn, torch.device("cuda"), None)  # CUDA: only when asked
+    assert use_channels_last(cnn, torch.device("cuda"), True)
+    with pytest.warns(UserWarning, match="not used on MPS"):
+        assert not use_channels_last(cnn, torch.device("mps"), True)
+
+
+def test_fit_channels_last_on_the_cpu_changes_the_layout_not_the_results():
+    """fit's CPU default for conv nets: channels-last weights, the same training up to rounding."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.rand(96, 2, 8, 8, generator=g), torch.randint(0, 3, (96,), generator=g)
+    runs = {}
+    for layout in (None, False):
+        torch.manual_seed(0)
+        net = _tiny_cnn()
+        loader = TensorLoader(X, y, batch_size=32, shuffle=True, device=CPU)
+        runs[layout] = (net, fit(net, loader, None, epochs=3, lr=0.5, channels_last=layout,
+                                 **QUIET))
+    conv_auto, conv_plain = runs[None][0][0].weight, runs[False][0][0].weight
+    assert conv_auto.is_contiguous(memory_format=torch.channels_last)
+    assert not conv_auto.is_contiguous() and conv_plain.is_contiguous()
+    torch.testing.assert_close(conv_auto, conv_plain, rtol=1e-4, atol=1e-5)
+    losses = [runs[k][1].train_loss for k in (None, False)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
 def test_fit_wrong_input_shape_is_explained():

@@ -110,6 +110,23 @@ def _autocast(amp: bool | str, dev: torch.device):
     return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
 
 
+def use_channels_last(net: nn.Module, dev: torch.device, requested: bool | None) -> bool:
+    """Whether `fit` trains `net` in the channels-last memory format on `dev`.
+
+    None (the default) picks it on the CPU for networks with ``nn.Conv2d`` layers: measured on
+    2 Zen 4 cores, a LeNet training step takes 11-12 ms instead of 12.5-13 ms (the sigmoid
+    LeNet) and the page-faulting default layout is the more erratic one. On CUDA it is only
+    used when asked for (it pays with mixed precision); on MPS it is not used.
+    """
+    if requested is None:
+        return dev.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in net.modules())
+    if requested and dev.type == "mps":
+        warnings.warn("channels_last is not used on MPS; training in the default layout",
+                      stacklevel=3)
+        return False
+    return bool(requested)
+
+
 def _progress_bar(enabled: bool, epochs: int, train_iter: Iterable, desc: str):
     if not enabled:
         return None
@@ -136,7 +153,7 @@ def fit(
     plot: bool | None = None,
     progress: bool | None = None,
     amp: bool | str = False,
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     compile: bool = False,
     scheduler: Any = None,
 ) -> History:
@@ -148,7 +165,10 @@ def fit(
     once per epoch. `optimizer` defaults to ``SGD(lr)``, `loss` to ``CrossEntropyLoss``.
     `init` is "xavier", "kaiming" (Linear/Conv2d weights), a callable for ``net.apply``, or
     None. `amp` (CUDA only): True picks bf16 when supported else fp16 with a GradScaler.
-    `channels_last` (CUDA only) converts model and 4-D inputs; `compile` uses torch.compile.
+    `channels_last` converts the model and 4-D inputs to the channels-last memory format
+    (CPU and CUDA; ignored with a warning on MPS); None means on for a network with
+    ``nn.Conv2d`` layers on the CPU, where oneDNN's channels-last convolutions are faster
+    (see `use_channels_last`). `compile` uses torch.compile.
     `scheduler` is stepped once per epoch. `plot` (a LivePlot) and `progress` (a tqdm bar)
     default to on only inside a notebook kernel.
     """
@@ -159,7 +179,7 @@ def fit(
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(dev)
     net.to(dev)
-    channels_last = channels_last and dev.type == "cuda"
+    channels_last = use_channels_last(net, dev, channels_last)
     if channels_last:
         net.to(memory_format=torch.channels_last)
     batches = iter(train_iter)
