@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs per side; medians shown")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--amp", action="store_true", help="d2lutils: mixed precision (CUDA)")
-    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
-                        help="d2lutils: NHWC layout (auto: fit's default, on for the CPU)")
+    parser.add_argument("--channels-last", choices=("on", "off"), default="on",
+                        help="d2lutils: fit(channels_last=...), on as in notebook 07")
     parser.add_argument("--compile", action="store_true", help="d2lutils: torch.compile")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads for both sides (default: torch's choice)")
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     ours = torch.get_num_threads()
     threads = {"d2lutils": ours, "d2l": args.d2l_threads or ours}
-    layout = {"auto": None, "on": True, "off": False}[args.channels_last]
+    layout = args.channels_last == "on"
     options = {"amp": args.amp, "channels_last": layout, "compile": args.compile}
     # The final accuracy of both nets is measured the same way, outside the timed region.
     _, judge_iter = dd.fashion_mnist(1000, device=dev)

@@ -29,10 +29,10 @@ from bench_lenet import BATCH_SIZE, LR, lenet  # noqa: E402
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--channels-last", choices=("on", "off"), default="on")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    layout = {"auto": None, "on": True, "off": False}[args.channels_last]
+    layout = args.channels_last == "on"
     print(f"allocator tuned: {d2lutils.tune_cpu_allocator()}, channels_last={layout}, "
           f"{torch.get_num_threads()} threads, {args.device}")
     d2lutils.set_seed(0)

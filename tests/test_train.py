@@ -203,32 +203,29 @@ def _tiny_cnn() -> nn.Sequential:
                          nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
 
 
-def test_channels_last_choice():
-    cnn, mlp = _tiny_cnn(), nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
-    assert use_channels_last(cnn, CPU, None) and not use_channels_last(mlp, CPU, None)
-    assert not use_channels_last(cnn, CPU, False) and use_channels_last(mlp, CPU, True)
-    assert not use_channels_last(cnn, torch.device("cuda"), None)  # CUDA: only when asked
-    assert use_channels_last(cnn, torch.device("cuda"), True)
+def test_channels_last_is_opt_in_and_not_used_on_mps():
+    assert use_channels_last(CPU, True) and not use_channels_last(CPU, False)
+    assert use_channels_last(torch.device("cuda"), True)
     with pytest.warns(UserWarning, match="not used on MPS"):
-        assert not use_channels_last(cnn, torch.device("mps"), True)
+        assert not use_channels_last(torch.device("mps"), True)
 
 
 def test_fit_channels_last_on_the_cpu_changes_the_layout_not_the_results():
-    """fit's CPU default for conv nets: channels-last weights, the same training up to rounding."""
+    """channels_last=True on the CPU: channels-last weights, the same training up to rounding."""
     g = torch.Generator().manual_seed(0)
     X, y = torch.rand(96, 2, 8, 8, generator=g), torch.randint(0, 3, (96,), generator=g)
     runs = {}
-    for layout in (None, False):
+    for layout in (True, False):
         torch.manual_seed(0)
         net = _tiny_cnn()
         loader = TensorLoader(X, y, batch_size=32, shuffle=True, device=CPU)
         runs[layout] = (net, fit(net, loader, None, epochs=3, lr=0.5, channels_last=layout,
                                  **QUIET))
-    conv_auto, conv_plain = runs[None][0][0].weight, runs[False][0][0].weight
-    assert conv_auto.is_contiguous(memory_format=torch.channels_last)
-    assert not conv_auto.is_contiguous() and conv_plain.is_contiguous()
-    torch.testing.assert_close(conv_auto, conv_plain, rtol=1e-4, atol=1e-5)
-    losses = [runs[k][1].train_loss for k in (None, False)]
+    conv_nhwc, conv_plain = runs[True][0][0].weight, runs[False][0][0].weight
+    assert conv_nhwc.is_contiguous(memory_format=torch.channels_last)
+    assert not conv_nhwc.is_contiguous() and conv_plain.is_contiguous()
+    torch.testing.assert_close(conv_nhwc, conv_plain, rtol=1e-4, atol=1e-5)
+    losses = [runs[k][1].train_loss for k in (True, False)]
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
