@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import platform
 import random
@@ -93,9 +93,9 @@ def set_seed(seed: int = 0) -> None:
 
 _MMAP_THRESHOLD = 256 << 20  # blocks up to this size come from the heap and are reused
 _TRIM_THRESHOLD = 1 << 30  # free memory kept at the top of the heap before returning it
-_tuned: bool | None = None
 
 
+@functools.cache
 def tune_cpu_allocator() -> bool:
     """Let glibc reuse freed tensor memory instead of returning it to the OS (Linux only).
 
@@ -111,17 +111,10 @@ def tune_cpu_allocator() -> bool:
     glibc's defaults. It changes nothing on macOS, Windows or a C library other than glibc,
     and returns whether the settings were applied.
     """
-    global _tuned
-    if _tuned is None:
-        _tuned = False
-        wanted = os.environ.get("D2L_TUNE_MALLOC", "1").strip() not in ("0", "false", "no")
-        if wanted and platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                m_trim, m_mmap = -1, -3  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD in <malloc.h>
-                _tuned = bool(libc.mallopt(m_mmap, _MMAP_THRESHOLD)) and bool(
-                    libc.mallopt(m_trim, _TRIM_THRESHOLD)
-                )
-            except (OSError, AttributeError):
-                _tuned = False
-    return _tuned
+    if os.environ.get("D2L_TUNE_MALLOC", "1").strip().lower() in ("0", "false", "no"):
+        return False
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    mallopt = ctypes.CDLL(None).mallopt  # the running process's C library, no search for it
+    m_trim, m_mmap = -1, -3  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD in <malloc.h>
+    return bool(mallopt(m_mmap, _MMAP_THRESHOLD)) and bool(mallopt(m_trim, _TRIM_THRESHOLD))
