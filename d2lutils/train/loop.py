@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import time
 import warnings
@@ -94,20 +95,31 @@ def checked_loss(loss: Callable, y_hat: torch.Tensor, y: torch.Tensor) -> torch.
     return out
 
 
-def _autocast(amp: bool | str, dev: torch.device):
-    """(autocast context factory, GradScaler or None) for the requested AMP mode."""
+BF16_CAPABILITY = (8, 0)  # Ampere: bf16 tensor cores; below it bf16 is only emulated
+
+
+def mixed_precision(
+    amp: bool | str, dev: torch.device
+) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
+    """The autocast dtype (None: float32) and GradScaler (fp16 only) `fit` uses for `amp`.
+
+    ``amp=True`` picks bf16 on GPUs of compute capability 8.0 or more (Ampere and later),
+    else fp16 with a GradScaler: ``torch.cuda.is_bf16_supported()`` also says True on a T4
+    (7.5, Colab's free GPU), where bf16 is emulated and slow. "bf16" or "fp16" force one.
+    AMP is CUDA-only here: on another device it warns and trains in float32.
+    """
+    if amp not in (False, True, "bf16", "fp16"):
+        raise ValueError(f"amp must be False, True, 'bf16' or 'fp16', not {amp!r}")
     if not amp:
-        return contextlib.nullcontext, None
+        return None, None
     if dev.type != "cuda":
         warnings.warn(f"amp=True is only used on CUDA; training in float32 on {dev}", stacklevel=3)
-        return contextlib.nullcontext, None
-    if amp == "fp16" or (amp is True and not torch.cuda.is_bf16_supported()):
-        dtype, scaler = torch.float16, torch.amp.GradScaler("cuda")
-    elif amp in (True, "bf16"):
-        dtype, scaler = torch.bfloat16, None
-    else:
-        raise ValueError(f"amp must be False, True, 'bf16' or 'fp16', not {amp!r}")
-    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
+        return None, None
+    if amp is True:
+        amp = "bf16" if torch.cuda.get_device_capability(dev) >= BF16_CAPABILITY else "fp16"
+    if amp == "bf16":
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
 
 
 def use_channels_last(dev: torch.device, requested: bool) -> bool:
@@ -156,7 +168,8 @@ def fit(
     (seconds, training + evaluation). Loss and correct counts stay on the device and are read
     once per epoch. `optimizer` defaults to ``SGD(lr)``, `loss` to ``CrossEntropyLoss``.
     `init` is "xavier", "kaiming" (Linear/Conv2d weights), a callable for ``net.apply``, or
-    None. `amp` (CUDA only): True picks bf16 when supported else fp16 with a GradScaler.
+    None. `amp` (CUDA only): True picks bf16 from compute capability 8.0, else fp16 with a
+    GradScaler (see `mixed_precision`); "bf16" or "fp16" force one.
     `channels_last` converts the model and 4-D inputs to the channels-last memory format
     (CPU and CUDA; ignored with a warning on MPS). On a 2-core CPU it makes the classic LeNet's
     steps about 10% faster and a LeNet with batch norm 1.5x slower: measure before using it.
@@ -184,7 +197,11 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     model = torch.compile(net) if compile else net
-    autocast, scaler = _autocast(amp, dev)
+    amp_dtype, scaler = mixed_precision(amp, dev)
+    autocast = (
+        contextlib.nullcontext if amp_dtype is None
+        else functools.partial(torch.autocast, dev.type, dtype=amp_dtype)
+    )
     show = in_notebook()
     live = None
     if plot if plot is not None else show:
