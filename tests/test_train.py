@@ -188,6 +188,23 @@ def test_fit_regression_and_lazy_layers():
     assert net[0].weight.shape == (1, 3)
 
 
+def test_fit_regression_with_flat_targets_reaches_the_true_weights():
+    """(B, 1) outputs against (B,) targets: MSE must not broadcast to (B, B)."""
+    torch.manual_seed(0)
+    X = torch.randn(512, 3)
+    w, b = torch.tensor([1.0, -2.0, 0.5]), 0.3
+    y = X @ w + b  # (n,), as synthetic_linear and the tables give them
+    net = nn.Linear(3, 1)
+    loader = TensorLoader(X, y, batch_size=32, shuffle=True, device=CPU)
+    h = fit(net, loader, None, epochs=10, lr=0.1, loss=nn.MSELoss(), **QUIET)
+    residual = nn.functional.mse_loss(net(X).reshape(-1), y).item()
+    print(f"residual MSE after fit: {residual:.4g}, train_loss {h.final['train_loss']:.4g}")
+    assert residual < 1e-6 and h.final["train_loss"] < 1e-4
+    torch.testing.assert_close(net.weight.detach().reshape(-1), w, atol=1e-3, rtol=0)
+    # evaluate_loss reshapes the same way: it agrees with fit's last loss on this data
+    assert evaluate_loss(net, loader, nn.MSELoss()) == pytest.approx(residual, abs=1e-6)
+
+
 def test_fit_with_an_optimizer_and_scheduler():
     torch.manual_seed(0)
     train = TensorLoader(*_blobs(256, 0), batch_size=32, shuffle=True, device=CPU)
@@ -245,11 +262,17 @@ def test_fit_labels_out_of_range_are_explained():
     assert "5 scores" in str(err.value)
 
 
-@pytest.mark.filterwarnings("ignore:Using a target size")
 def test_fit_mismatched_targets_are_explained():
     train = TensorLoader(torch.rand(8, 4), torch.rand(8, 3), batch_size=8, device=CPU)
     with pytest.raises(ValueError, match="the loss cannot compare"):
         fit(nn.Linear(4, 2), train, None, epochs=1, lr=0.1, loss=nn.MSELoss(), **QUIET)
+    # (B, 1) outputs and (B, 3) targets would broadcast without an error: refused as well,
+    # by fit and by evaluate_loss alike
+    for run in (lambda: fit(nn.Linear(4, 1), train, None, epochs=1, lr=0.1,
+                            loss=nn.MSELoss(), **QUIET),
+                lambda: evaluate_loss(nn.Linear(4, 1), train, nn.MSELoss())):
+        with pytest.raises(ValueError, match=r"MSELoss compares them element by element"):
+            run()
 
 
 def test_fit_argument_errors():

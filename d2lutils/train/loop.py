@@ -16,6 +16,7 @@ from torch import nn
 from d2lutils.device import device as default_device
 from d2lutils.plot import LivePlot, in_notebook
 from d2lutils.train.metrics import History, accuracy, evaluate_accuracy
+from d2lutils.train.plumbing import match_targets
 
 _INITS = {
     "xavier": nn.init.xavier_uniform_,
@@ -81,6 +82,7 @@ def checked_loss(loss: Callable, y_hat: torch.Tensor, y: torch.Tensor) -> torch.
                 f"per example (shape {tuple(y_hat.shape)}). Hint: the last layer needs as many "
                 "outputs as there are classes."
             )
+    y = match_targets(loss, y_hat, y)
     try:
         out = loss(y_hat, y)
     except (RuntimeError, ValueError, IndexError) as err:
@@ -229,7 +231,10 @@ def fit(
                     X = X.contiguous(memory_format=torch.channels_last)
                 with autocast():
                     y_hat = model(X) if checked else checked_forward(model, X, net)
-                    batch_loss = loss_fn(y_hat, y) if checked else checked_loss(loss_fn, y_hat, y)
+                    if checked:
+                        batch_loss = loss_fn(y_hat, match_targets(loss_fn, y_hat, y))
+                    else:
+                        batch_loss = checked_loss(loss_fn, y_hat, y)
                 if not checked:
                     checked, classify = True, not y.is_floating_point()
                 mean_loss = batch_loss.mean() if batch_loss.ndim else batch_loss

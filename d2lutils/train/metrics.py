@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from d2lutils.train.plumbing import match_targets
+
 
 class Timer:
     """Record several running times (d2l semantics: starts on creation)."""
@@ -92,8 +94,9 @@ def evaluate_loss(
     """Mean loss per example of `net` over `data_iter` (eval mode, no gradients).
 
     Works with losses that reduce by mean (the default) or not at all (``reduction="none"``).
-    Float targets are reshaped to the output's shape when they have as many elements (as in
-    d2l), so an MSE between (B, 1) outputs and (B,) targets does not silently broadcast.
+    Targets are matched to the outputs as `fit` matches them (`match_targets`): float targets
+    with as many elements are reshaped, so an MSE between (B, 1) outputs and (B,) targets
+    does not silently broadcast.
     """
     device = torch.device(device) if device is not None else model_device(net)
     was_training = isinstance(net, nn.Module) and net.training
@@ -106,9 +109,7 @@ def evaluate_loss(
         for X, y in data_iter:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             out = net(X)
-            if y.is_floating_point() and y.shape != out.shape and y.numel() == out.numel():
-                y = y.reshape(out.shape)
-            batch_loss = loss(out, y)
+            batch_loss = loss(out, match_targets(loss, out, y))
             if batch_loss.ndim == 0:
                 total += batch_loss.to(total.dtype) * y.shape[0]
                 n += y.shape[0]
