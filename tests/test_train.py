@@ -205,6 +205,36 @@ def test_fit_regression_with_flat_targets_reaches_the_true_weights():
     assert evaluate_loss(net, loader, nn.MSELoss()) == pytest.approx(residual, abs=1e-6)
 
 
+class PerStep(nn.Module):
+    """Scores (B, T, C) for (B, T) inputs: one linear layer applied at every step."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, vocab)
+
+    def forward(self, X):
+        return self.emb(X)
+
+
+class SequenceLoss(nn.Module):
+    """Cross-entropy over (B, T, C) scores and (B, T) labels, classes on the last axis."""
+
+    def forward(self, y_hat, y):
+        return nn.functional.cross_entropy(y_hat.reshape(-1, y_hat.shape[-1]), y.reshape(-1))
+
+
+def test_fit_train_acc_counts_elements_for_sequence_labels():
+    """(B, T) labels: train_acc is correct / B*T, as accuracy and evaluate_accuracy count."""
+    torch.manual_seed(0)
+    X = torch.randint(0, 5, (64, 7))  # label = input token: learnable exactly
+    loader = TensorLoader(X, X.clone(), batch_size=16, shuffle=True, device=CPU)
+    net = PerStep(5)
+    h = fit(net, loader, loader, epochs=30, lr=2.0, loss=SequenceLoss(), **QUIET)
+    print(f"train_acc {h.final['train_acc']}, test_acc {h.final['test_acc']}")
+    assert h.final["test_acc"] == 1.0 == h.final["train_acc"]
+    assert all(0.0 <= a <= 1.0 for a in h.train_acc)
+
+
 def test_fit_with_an_optimizer_and_scheduler():
     torch.manual_seed(0)
     train = TensorLoader(*_blobs(256, 0), batch_size=32, shuffle=True, device=CPU)

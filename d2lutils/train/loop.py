@@ -165,7 +165,8 @@ def fit(
 ) -> History:
     """Train a classifier for `epochs` epochs and return its per-epoch `History`.
 
-    Records ``train_loss`` (mean), ``train_acc``, ``test_acc`` (if `test_iter`),
+    Records ``train_loss`` (mean), ``train_acc`` (correct labels / labels, counted as
+    `accuracy` counts them, so (B, T) labels count B*T), ``test_acc`` (if `test_iter`),
     ``examples_per_sec`` (training examples / training seconds) and ``epoch_time``
     (seconds, training + evaluation). Loss and correct counts stay on the device and are read
     once per epoch. `optimizer` defaults to ``SGD(lr)``, `loss` to ``CrossEntropyLoss``.
@@ -223,7 +224,7 @@ def fit(
             net.train()
             loss_sum = torch.zeros((), dtype=acc_dtype, device=dev)
             correct = torch.zeros((), dtype=torch.int64, device=dev)
-            n = 0
+            n = labels = 0  # examples (rows); labels (elements, as accuracy counts them)
             source = itertools.chain([first], batches) if epoch == 0 else train_iter
             for X, y in source:
                 X, y = X.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
@@ -251,6 +252,7 @@ def fit(
                     if classify:
                         correct += accuracy(y_hat.detach(), y)
                 n += y.shape[0]
+                labels += y.numel()
                 if bar is not None:
                     bar.update(1)
             train_loss, train_correct = loss_sum.item() / max(n, 1), correct.item()
@@ -262,7 +264,7 @@ def fit(
                     scheduler.step()
             metrics = {"train_loss": train_loss}
             if classify:
-                metrics["train_acc"] = train_correct / max(n, 1)
+                metrics["train_acc"] = train_correct / max(labels, 1)
             if classify and test_iter is not None:
                 metrics["test_acc"] = evaluate_accuracy(model, test_iter, dev)
             metrics["examples_per_sec"] = n / train_time
