@@ -30,8 +30,8 @@ from torch import nn
 
 import d2lutils
 from d2lutils import data, train
-from d2lutils.data import REGISTRY, DataError
-from d2lutils.data.fetch import check_file
+from d2lutils.data import REGISTRY, DataError, sources
+from d2lutils.data.sources import check_file
 
 SMALL = ("time_machine", "kaggle_house", "airfoil")
 REAL_ROOT = data.data_root()  # read at import, before any test changes the environment
@@ -187,9 +187,6 @@ def test_unreadable_mirror_file_is_a_failed_source_not_a_data_root_problem(
 ):
     # as root, chmod cannot make a file unreadable, so the read itself is made to fail
     import builtins
-    import importlib
-
-    fetch_module = importlib.import_module("d2lutils.data.fetch")  # `fetch` is the function
 
     unreadable = str(mirror / "timemachine.txt")
 
@@ -198,7 +195,7 @@ def test_unreadable_mirror_file_is_a_failed_source_not_a_data_root_problem(
             raise PermissionError(13, "Permission denied", unreadable)
         return builtins.open(file, *args, **kwargs)
 
-    monkeypatch.setattr(fetch_module, "open", guarded_open, raising=False)
+    monkeypatch.setattr(sources, "open", guarded_open, raising=False)
     with pytest.raises(DataError) as info:
         data.fetch("time_machine")
     message = str(info.value)

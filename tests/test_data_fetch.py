@@ -8,7 +8,6 @@ so no test here can reach the internet, and a forgotten URL fails fast ("connect
 import dataclasses
 import gzip
 import hashlib
-import importlib
 import io
 import os
 import pickle
@@ -22,10 +21,8 @@ import numpy as np
 import pytest
 
 import d2lutils
-from d2lutils.data import REGISTRY, DataError, data_root, dataset_dir, fetch, is_standin
+from d2lutils.data import REGISTRY, DataError, data_root, dataset_dir, fetch, is_standin, sources
 from d2lutils.data.registry import Dataset, FileSpec
-
-fetch_module = importlib.import_module("d2lutils.data.fetch")  # the module, not the function
 
 # Real files for the tests that need them: from the mirror the test run was given (make test:
 # ../shared/data), else from the verified copies in the normal data root (make test-data).
@@ -197,7 +194,7 @@ def test_data_root_default(monkeypatch, tmp_path):
     # installed outside a checkout (pip, Colab): a per-user cache folder
     import platformdirs
 
-    monkeypatch.setattr(fetch_module, "__file__", str(tmp_path / "site" / "d2lutils" / "x.py"))
+    monkeypatch.setattr(sources, "__file__", str(tmp_path / "site" / "d2lutils" / "x.py"))
     assert data_root() == Path(platformdirs.user_cache_dir("d2lutils")) / "data"
 
 
@@ -354,7 +351,7 @@ def test_real_file_from_directory_mirror_and_corruption(monkeypatch, capsys, tmp
     (tmp_path / "mirror" / "timemachine.txt").symlink_to(real_file("time_machine", spec, tmp_path))
     monkeypatch.setenv("D2L_DATA_MIRROR", str(tmp_path / "mirror"))
     path = fetch("time_machine") / "timemachine.txt"
-    assert fetch_module.check_file(path, spec.checksum) is None
+    assert sources.check_file(path, spec.checksum) is None
     original = path.read_bytes()
 
     # a corrupted file in the data root is detected, deleted and fetched again
@@ -384,7 +381,7 @@ def test_debian_folder_fallback_for_fashion_mnist(monkeypatch, tmp_path):
     assert sorted(leftovers(data_root())) == sorted(
         f"FashionMNIST/{f.name}" for f in ds.files)
     for spec in ds.files:  # stored decompressed; sha256 of the idx content
-        assert fetch_module.check_file(folder / spec.name, spec.checksum) is None
+        assert sources.check_file(folder / spec.name, spec.checksum) is None
     header = (folder / "raw" / "t10k-labels-idx1-ubyte").read_bytes()[:8]
     assert header == bytes([0, 0, 8, 1, 0, 0, 0x27, 0x10])  # idx1, uint8, 10000 labels
 

@@ -4,7 +4,9 @@
 (`fashion_mnist`, `cifar10`, `time_machine`, `kaggle_house`, `airfoil`, ...) call it for you.
 """
 
-from d2lutils.data.fetch import (
+from d2lutils.data.augment import random_crop, random_flip
+from d2lutils.data.registry import REGISTRY
+from d2lutils.data.sources import (
     DataError,
     data_root,
     dataset_dir,
@@ -13,27 +15,9 @@ from d2lutils.data.fetch import (
     is_standin,
     safe_extract,
 )
-from d2lutils.data.loaders import (
-    CIFAR10_LABELS,
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    FASHION_MNIST_LABELS,
-    CIFAR10Dataset,
-    TensorLoader,
-    cifar10,
-    cifar10_arrays,
-    cifar10_dataset,
-    fashion_mnist,
-    fashion_mnist_dataset,
-    fashion_mnist_labels,
-    fashion_mnist_tensors,
-    load_array,
-    random_crop,
-    random_flip,
-)
-from d2lutils.data.registry import REGISTRY
 from d2lutils.data.standin import write_cifar10_standin
 from d2lutils.data.tables import airfoil, airfoil_tensors, kaggle_house, synthetic_linear
+from d2lutils.data.tensors import TensorLoader, load_array
 from d2lutils.data.text import (
     SeqLoader,
     Vocab,
@@ -45,6 +29,20 @@ from d2lutils.data.text import (
     seq_data_iter_sequential,
     time_machine,
     tokenize,
+)
+from d2lutils.data.vision import (
+    CIFAR10_LABELS,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    FASHION_MNIST_LABELS,
+    CIFAR10Dataset,
+    cifar10,
+    cifar10_arrays,
+    cifar10_dataset,
+    fashion_mnist,
+    fashion_mnist_dataset,
+    fashion_mnist_labels,
+    fashion_mnist_tensors,
 )
 
 __all__ = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from d2lutils.data.fetch import DataError, data_root, fetch, is_standin
 from d2lutils.data.registry import REGISTRY
+from d2lutils.data.sources import DataError, data_root, fetch, is_standin
+from d2lutils.data.standin import write_cifar10_standin
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +27,6 @@ def main(argv: list[str] | None = None) -> int:
                 folder = fetch(name, replace_standin=True)
                 print(f"{name}: ok ({folder})")
         elif args.command == "standin":
-            from d2lutils.data.standin import write_cifar10_standin
-
             folder = write_cifar10_standin()
             kind = "stand-in (not CIFAR-10)" if is_standin("cifar10") else "real CIFAR-10, kept"
             print(f"cifar10: {kind} in {folder}")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from d2lutils.data.fetch import STANDIN_MARKER, _is_good, data_root, get_dataset
-from d2lutils.data.loaders import CIFAR10_LABELS
+from d2lutils.data.sources import STANDIN_MARKER, _is_good, data_root, get_dataset
+from d2lutils.data.vision import CIFAR10_LABELS
 
 MARKER_TEXT = (
     "This folder holds a GENERATED STAND-IN for CIFAR-10, not the real dataset.\n"

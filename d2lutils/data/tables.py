@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from d2lutils.data.fetch import fetch
-from d2lutils.data.loaders import load_array
+from d2lutils.data.sources import fetch
+from d2lutils.data.tensors import load_array
 
 
 def kaggle_house():

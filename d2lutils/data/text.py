@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import torch
 
-from d2lutils.data.fetch import fetch
+from d2lutils.data.sources import fetch
+from d2lutils.device import device as default_device
 
 
 def read_time_machine_text() -> str:
@@ -130,8 +131,6 @@ class SeqLoader:
     def __init__(self, corpus, batch_size: int, num_steps: int, *, random_iter: bool = False,
                  random_offset: bool = True, device: torch.device | str | None = None) -> None:
         if device is None:
-            from d2lutils.device import device as default_device
-
             device = default_device()
         self.corpus = _as_tensor(corpus).to(device)
         self.batch_size, self.num_steps = batch_size, num_steps

@@ -19,6 +19,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import platformdirs
+
 from d2lutils.data.registry import REGISTRY, Archive, Dataset, FileSpec
 
 STANDIN_MARKER = "STANDIN.txt"
@@ -45,8 +47,6 @@ def data_root() -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
         return checkout / "data"
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("d2lutils")) / "data"
 
 

@@ -1,99 +1,25 @@
-"""In-memory loaders: whole datasets as tensors, served in shuffled batches on the device.
+"""Vision datasets: Fashion-MNIST and CIFAR-10, decoded once into tensors, or as Datasets.
 
-Fashion-MNIST, CIFAR-10 and the small tables fit in memory many times over, so they are
-decoded once into tensors (uint8 images stay uint8) and moved to the training device; a
-batch is a slice of those tensors, converted to float (and augmented) on the device. No
-worker processes, no per-image PIL decoding. The `DataLoader` path stays available
-(``fast=False``, `load_array`, the ``*_dataset`` functions) because the notebooks teach it.
+Both fit in memory many times over, so they are read once into uint8 tensors and served by
+a `TensorLoader` on the training device; each batch is converted to float (and augmented)
+there. The `DataLoader` path over PIL images stays available (``fashion_mnist(fast=False)``,
+`fashion_mnist_dataset`, `cifar10_dataset`) because the notebooks teach it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+import pickle
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 from torch.utils import data as tud
 
-from d2lutils.data.fetch import DataError, fetch, is_standin
-
-TensorTransform = Callable[[torch.Tensor], torch.Tensor]
-
-
-class TensorLoader:
-    """Batches of equally long tensors, held on `device`, reshuffled every epoch.
-
-    ``for X, y in TensorLoader(X, y, batch_size=256, shuffle=True)`` behaves like a
-    `DataLoader` over a `TensorDataset`, without workers or collation. `transform` maps the
-    first tensor of each batch (e.g. uint8 images to normalized floats) on the device.
-    """
-
-    def __init__(
-        self,
-        *tensors: torch.Tensor,
-        batch_size: int,
-        shuffle: bool = False,
-        device: torch.device | str | None = None,
-        transform: TensorTransform | None = None,
-        drop_last: bool = False,
-    ) -> None:
-        if not tensors:
-            raise ValueError("TensorLoader needs at least one tensor")
-        n = len(tensors[0])
-        if any(len(t) != n for t in tensors):
-            shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
-            raise ValueError(f"TensorLoader: tensors differ in length (first axis): {shapes}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if device is None:
-            from d2lutils.device import device as default_device
-
-            device = default_device()
-        self.device = torch.device(device)
-        self.tensors = tuple(t.to(self.device) for t in tensors)
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.transform = transform
-
-    @property
-    def num_examples(self) -> int:
-        """Number of examples (rows) served per epoch, before `drop_last`."""
-        return len(self.tensors[0])
-
-    def __len__(self) -> int:
-        n, b = self.num_examples, self.batch_size
-        return n // b if self.drop_last else -(-n // b)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        n = self.num_examples
-        order = torch.randperm(n, device=self.device) if self.shuffle else None
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            if order is None:
-                batch = [t[start:start + self.batch_size] for t in self.tensors]
-            else:  # index_select: a plain gather, several times faster than t[idx] on CPU
-                idx = order[start:start + self.batch_size]
-                batch = [t.index_select(0, idx) for t in self.tensors]
-            if self.transform is not None:
-                batch[0] = self.transform(batch[0])
-            yield tuple(batch)
-
-
-def load_array(
-    tensors: Sequence[torch.Tensor], batch_size: int, is_train: bool = True
-) -> tud.DataLoader:
-    """A PyTorch `DataLoader` over `tensors` (d2l's ``load_array``): shuffled when training."""
-    return tud.DataLoader(tud.TensorDataset(*tensors), batch_size, shuffle=is_train)
-
-
-def _subset(n_total: int, n: int | None) -> int:
-    if n is None:
-        return n_total
-    if not 0 < n <= n_total:
-        raise ValueError(f"asked for {n} examples, the split has {n_total}")
-    return n
-
+from d2lutils.data.augment import random_crop, random_flip
+from d2lutils.data.sources import DataError, data_root, fetch, is_standin
+from d2lutils.data.tensors import TensorLoader, TensorTransform, subset_size
 
 # ---------------------------------------------------------------- Fashion-MNIST
 
@@ -130,9 +56,7 @@ def fashion_mnist_tensors(train: bool = True) -> tuple[torch.Tensor, torch.Tenso
 
 def fashion_mnist_dataset(train: bool = True, transform=None):
     """torchvision's `FashionMNIST` dataset over the verified files (PIL images; no download)."""
-    import torchvision
-
-    from d2lutils.data.fetch import data_root
+    import torchvision  # imported on first use: it is slow to import and the fast path needs none
 
     fetch("fashion_mnist")
     return torchvision.datasets.FashionMNIST(
@@ -170,20 +94,20 @@ def fashion_mnist(
     ``ToTensor`` (and ``Resize``), which decodes one PIL image at a time.
     """
     if not fast:
-        from torchvision import transforms
+        from torchvision import transforms  # on first use, as above
 
         steps = [transforms.Resize(resize)] if resize else []
         trans = transforms.Compose(steps + [transforms.ToTensor()])
         loaders = []
         for train, n in ((True, n_train), (False, n_test)):
             ds = fashion_mnist_dataset(train, trans)
-            ds = tud.Subset(ds, range(_subset(len(ds), n))) if n else ds
+            ds = tud.Subset(ds, range(subset_size(len(ds), n))) if n else ds
             loaders.append(tud.DataLoader(ds, batch_size, shuffle=train, num_workers=num_workers))
         return tuple(loaders)
     loaders = []
     for train, n in ((True, n_train), (False, n_test)):
         X, y = fashion_mnist_tensors(train)
-        k = _subset(len(X), n)
+        k = subset_size(len(X), n)
         loaders.append(TensorLoader(X[:k], y[:k], batch_size=batch_size, shuffle=train,
                                     device=device, transform=_to_float_images(resize)))
     return tuple(loaders)
@@ -215,8 +139,6 @@ _CIFAR_PICKLE_GLOBALS = {
 
 def _unpickle(path) -> dict:
     """Read a CIFAR-10 batch file: a pickled dict of arrays and lists, and nothing else."""
-    import pickle
-
     class _Unpickler(pickle.Unpickler):
         def find_class(self, module: str, name: str):
             if (module, name) not in _CIFAR_PICKLE_GLOBALS:
@@ -233,8 +155,6 @@ def _unpickle(path) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _cifar10_cached(folder: str, train: bool, stamp: float) -> tuple[np.ndarray, np.ndarray]:
-    from pathlib import Path
-
     names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     batches = [_unpickle(Path(folder) / n) for n in names]
     X = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
@@ -271,7 +191,7 @@ class CIFAR10Dataset(tud.Dataset):
         return len(self.data)
 
     def __getitem__(self, i: int):
-        from PIL import Image
+        from PIL import Image  # on first use: only the DataLoader path makes PIL images
 
         img, target = Image.fromarray(self.data[i]), int(self.targets[i])
         if self.transform is not None:
@@ -284,25 +204,6 @@ class CIFAR10Dataset(tud.Dataset):
 def cifar10_dataset(train: bool = True, transform=None) -> CIFAR10Dataset:
     """CIFAR-10 as a `Dataset` of (PIL image, int label), for the DataLoader path."""
     return CIFAR10Dataset(train, transform)
-
-
-def random_crop(x: torch.Tensor, padding: int = 4) -> torch.Tensor:
-    """Crop every image of a batch (B, C, H, W) at its own random offset after padding."""
-    B, C, H, W = x.shape
-    padded = F.pad(x, (padding,) * 4, mode="reflect")
-    dy = torch.randint(0, 2 * padding + 1, (B, 1), device=x.device)
-    dx = torch.randint(0, 2 * padding + 1, (B, 1), device=x.device)
-    rows = (dy + torch.arange(H, device=x.device))[:, None, :, None]
-    cols = (dx + torch.arange(W, device=x.device))[:, None, None, :]
-    batch = torch.arange(B, device=x.device)[:, None, None, None]
-    chans = torch.arange(C, device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
-
-
-def random_flip(x: torch.Tensor) -> torch.Tensor:
-    """Mirror each image of a batch left-right with probability 1/2."""
-    flip = torch.rand(x.shape[0], device=x.device) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
 def _cifar_transform(normalize: bool, augment: bool, device) -> TensorTransform:
@@ -338,7 +239,7 @@ def cifar10(
     loaders = []
     for train, n in ((True, n_train), (False, n_test)):
         X, y = cifar10_arrays(train, announce=train)
-        k = _subset(len(X), n)
+        k = subset_size(len(X), n)
         images = torch.from_numpy(X[:k]).permute(0, 3, 1, 2).contiguous()
         loader = TensorLoader(images, torch.from_numpy(y[:k]), batch_size=batch_size,
                               shuffle=train, device=device)
