@@ -20,6 +20,7 @@ from d2lutils.device import device as default_device
 from d2lutils.plot import LivePlot, in_notebook
 from d2lutils.train.loop import _progress_bar
 from d2lutils.train.metrics import History, _params, clip_gradients_
+from d2lutils.train.plumbing import evaluating
 
 
 def detach_state(state: Any) -> Any:
@@ -93,23 +94,19 @@ def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None
     """exp(mean token cross-entropy) of `net` on `data_iter`, without gradients.
 
     Each batch starts from a fresh state (as d2l 1.0.3 validates), which is correct for
-    both random and sequential partitions. Modules are put in eval mode and restored.
+    both random and sequential partitions. Modules are put in eval mode and restored
+    (every submodule, also when `net` raises).
     """
     dev = _resolve_device(net, device)
-    was_training = isinstance(net, nn.Module) and net.training
-    if isinstance(net, nn.Module):
-        net.eval()
     dtype = torch.float32 if dev.type == "mps" else torch.float64
     total = torch.zeros((), dtype=dtype, device=dev)
     tokens = 0
-    with torch.no_grad():
+    with evaluating(net):
         for X, Y in data_iter:
             X, Y = X.to(dev), Y.to(dev)
             logits, _ = net(X, net.begin_state(X.shape[0], dev))
             total += _lm_loss(logits, Y).to(dtype) * Y.numel()
             tokens += Y.numel()
-    if was_training:
-        net.train()
     if tokens == 0:
         raise ValueError("perplexity: data_iter yielded no batches")
     return math.exp(total.item() / tokens)
@@ -219,18 +216,13 @@ def predict_lm(
     if not tokens:
         raise ValueError("predict_lm needs a non-empty prefix")
     dev = _resolve_device(net, device)
-    was_training = isinstance(net, nn.Module) and net.training
-    if isinstance(net, nn.Module):
-        net.eval()
     outputs = [int(vocab[t]) for t in tokens]
-    with torch.no_grad():
+    with evaluating(net):
         state = net.begin_state(1, dev)
         if len(outputs) > 1:  # warm-up: feed the prefix (all but its last token) in one call
             _, state = net(torch.tensor([outputs[:-1]], device=dev), state)
         for _ in range(num_preds):
             logits, state = net(torch.tensor([[outputs[-1]]], device=dev), state)
             outputs.append(int(logits.reshape(-1, logits.shape[-1])[-1].argmax()))
-    if was_training:
-        net.train()
     words = vocab.to_tokens(outputs)
     return "".join(words) if isinstance(prefix, str) else " ".join(words)

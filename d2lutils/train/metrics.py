@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from d2lutils.train.plumbing import match_targets
+from d2lutils.train.plumbing import evaluating, match_targets
 
 
 class Timer:
@@ -70,21 +70,16 @@ def model_device(net: Any, fallback: torch.device | None = None) -> torch.device
 def evaluate_accuracy(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
     """Accuracy of `net` over `data_iter` in eval mode without gradients (one host sync).
 
-    The module's previous train/eval mode is restored afterwards.
+    Every submodule's train/eval mode is restored afterwards, also when `net` raises.
     """
     device = torch.device(device) if device is not None else model_device(net)
-    was_training = isinstance(net, nn.Module) and net.training
-    if isinstance(net, nn.Module):
-        net.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
     n = 0
-    with torch.no_grad():
+    with evaluating(net):
         for X, y in data_iter:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             correct += accuracy(net(X), y)
             n += y.numel()
-    if was_training:
-        net.train()
     return correct.item() / max(n, 1)
 
 
@@ -99,13 +94,10 @@ def evaluate_loss(
     does not silently broadcast.
     """
     device = torch.device(device) if device is not None else model_device(net)
-    was_training = isinstance(net, nn.Module) and net.training
-    if isinstance(net, nn.Module):
-        net.eval()
     total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64,
                         device=device)
     n = 0
-    with torch.no_grad():
+    with evaluating(net):
         for X, y in data_iter:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             out = net(X)
@@ -116,8 +108,6 @@ def evaluate_loss(
             else:
                 total += batch_loss.to(total.dtype).sum()
                 n += batch_loss.numel()
-    if was_training:
-        net.train()
     return total.item() / max(n, 1)
 
 

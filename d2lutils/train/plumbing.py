@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,3 +34,22 @@ def match_targets(loss: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.T
             "target has values (e.g. nn.Linear(..., 1) for one number)."
         )
     return y
+
+
+@contextlib.contextmanager
+def evaluating(net: Any) -> Iterator[None]:
+    """Run the body with `net` in eval mode and without gradients; restore its modes after.
+
+    Every submodule gets back the train/eval mode it had (a frozen batch norm in a training
+    model stays frozen), also when the body raises. `net` may be a plain function or a
+    scratch model, for which only gradients are turned off.
+    """
+    modes = [(m, m.training) for m in net.modules()] if isinstance(net, nn.Module) else []
+    if isinstance(net, nn.Module):
+        net.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, mode in modes:
+            module.training = mode
