@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,28 +51,62 @@ def read_reports(path: Path) -> tuple[dict[str, float], str | None, bool | None]
     return metrics, device, quick
 
 
+def _kernel_manager(socket_dir: str):
+    """A kernel manager whose kernel talks over local sockets (IPC) in `socket_dir`.
+
+    Over TCP, ipykernel warns for every notebook that its traffic is unencrypted; IPC sockets
+    are files in a folder only this user can reach, so there is nothing to warn about. The
+    socket path is absolute because the kernel starts in the notebook's folder. Windows has
+    no IPC transport and keeps TCP on the loopback interface.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    if sys.platform == "win32":
+        return AsyncKernelManager(kernel_name="python3")
+    return AsyncKernelManager(kernel_name="python3", transport="ipc",
+                              ip=os.path.join(socket_dir, "kernel"))
+
+
+def _failure(err: Exception, timeout: int | None) -> str:
+    """One line that says why a notebook stopped."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    if isinstance(err, DeadKernelError):
+        return "the kernel died (crashed or ran out of memory) while a cell was running"
+    if isinstance(err, CellTimeoutError):
+        return f"a cell timed out (over {timeout} s)"
+    text = str(err).strip()
+    return text.splitlines()[-1] if text else repr(err)
+
+
 def run_notebook(path: Path, out_dir: Path, timeout: int | None = None) -> dict:
-    """Execute one notebook in its own folder; return its scoreboard entry."""
+    """Execute one notebook in its own folder; return its scoreboard entry.
+
+    A failure (an exception in a cell, a dead kernel, a cell over `timeout` seconds) is
+    recorded in the entry's ``error``; the partly executed notebook is saved all the same,
+    so it shows where it stopped.
+    """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     report_file = out_dir / f"{path.stem}.report.jsonl"
     report_file.unlink(missing_ok=True)
     os.environ["D2L_REPORT"] = str(report_file.resolve())
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     start = time.perf_counter()
     error = None
-    try:
-        client.execute()
-    except CellExecutionError as e:  # keep the partial notebook: it shows where it failed
-        error = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
-    finally:
-        os.environ.pop("D2L_REPORT", None)
+    with tempfile.TemporaryDirectory(prefix="d2l-kernel-") as sockets:
+        client = NotebookClient(
+            nb, km=_kernel_manager(sockets), timeout=timeout,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        try:
+            client.execute()
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+            error = _failure(err, timeout)
+        finally:
+            os.environ.pop("D2L_REPORT", None)
     wall = time.perf_counter() - start
     nbformat.write(nb, out_dir / path.name)
     metrics, device, quick = read_reports(report_file)

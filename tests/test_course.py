@@ -38,6 +38,39 @@ def test_scoreboard_holds_what_the_notebook_reported(tmp_path, monkeypatch):
     assert "boom" in board["02_b"]["error"]
 
 
+def test_a_dead_kernel_or_a_timeout_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
+    """A crashed kernel or a cell over the time limit fails that notebook only: its partial
+    copy is kept, the scoreboard says what happened, and the next notebook still runs."""
+    monkeypatch.delenv("D2L_QUICK", raising=False)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_dies.ipynb", "print('before')", "import os\nos._exit(1)")
+    write_notebook(nbs / "02_hangs.ipynb", "import time\ntime.sleep(60)")
+    write_notebook(nbs / "03_fine.ipynb", "print('still running')")  # fast: no torch import
+    out = tmp_path / "build"
+
+    assert course.main(["--notebooks", str(nbs), "--out", str(out), "--timeout", "5"]) == 1
+    board = json.loads((out / "scoreboard.json").read_text())
+    assert set(board) == {"01_dies", "02_hangs", "03_fine"}
+    assert "kernel died" in board["01_dies"]["error"]
+    assert "timed out" in board["02_hangs"]["error"]
+    assert "error" not in board["03_fine"]
+    assert nbformat.read(out / "03_fine.ipynb", as_version=4).cells[0].outputs
+    partial = nbformat.read(out / "01_dies.ipynb", as_version=4)
+    assert partial.cells[0].outputs[0]["text"] == "before\n"
+    assert "failed" in (out / "scoreboard.md").read_text()
+
+
+def test_the_kernel_does_not_warn_about_unencrypted_tcp(tmp_path, monkeypatch, capfd):
+    monkeypatch.delenv("D2L_QUICK", raising=False)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_a.ipynb", "1 + 1")
+    assert course.main(["--notebooks", str(nbs), "--out", str(tmp_path / "build")]) == 0
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.out + captured.err
+
+
 def test_unknown_prefix_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match="no notebook"):
         course.select_notebooks(tmp_path, ["99"])
