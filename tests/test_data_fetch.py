@@ -598,3 +598,63 @@ def test_standin_replaces_an_incomplete_copy(capsys):
     assert sorted(p.name for p in folder.iterdir()) == sorted(CIFAR_FILES + ["STANDIN.txt"])
     assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}"
                                             for n in CIFAR_FILES + ["STANDIN.txt"])
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_offline_make_data_keeps_the_standin(capsys):
+    # `make data` with no network: no mirror, and the archive's URL is a closed local port
+    from d2lutils.data.__main__ import main
+
+    folder = d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    before = _files(folder)
+    with pytest.raises(DataError) as err:
+        fetch("cifar10", replace_standin=True, progress=False)
+    assert sorted(_files(folder)) == sorted(before) and _files(folder) == before
+    X, y = d2lutils.data.cifar10_arrays(train=True)
+    assert X.shape == (50, 32, 32, 3) and y.shape == (50,)
+    msg = str(err.value)
+    assert "cifar-10-python.tar.gz could not be fetched from any source" in msg
+    assert f"The stand-in in {folder} was kept" in msg
+    assert main(["fetch", "cifar10"]) == 1  # what `make data` runs
+    assert "was kept" in capsys.readouterr().err
+    assert _files(folder) == before and is_standin("cifar10")
+    assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}"
+                                            for n in CIFAR_FILES + ["STANDIN.txt"])
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not a pickle", "wrong shape"])
+def test_standin_writer_repairs_a_broken_standin(damage, capsys):
+    folder = d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    target = folder / "data_batch_2"
+    if damage == "missing":
+        target.unlink()
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[:1000])
+    elif damage == "not a pickle":
+        target.write_bytes(b"half a download")
+    else:
+        target.write_bytes(pickle.dumps({"data": np.zeros((10, 7), np.uint8),
+                                         "labels": [0] * 10}, protocol=2))
+    assert d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10) == folder
+    assert "writing it again" in capsys.readouterr().out
+    assert is_standin("cifar10")
+    X, y = d2lutils.data.cifar10_arrays(train=True)
+    assert X.shape == (50, 32, 32, 3) and y.shape == (50,)
+    assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}"
+                                            for n in CIFAR_FILES + ["STANDIN.txt"])
+    kept = _files(folder)  # a whole stand-in is left as it is
+    assert d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10) == folder
+    assert _files(folder) == kept and "writing it again" not in capsys.readouterr().out
+
+
+def test_loading_a_broken_standin_says_what_to_do():
+    folder = d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    (folder / "test_batch").unlink()
+    with pytest.raises(DataError) as err:
+        d2lutils.data.cifar10_arrays(train=False)
+    msg = str(err.value)
+    assert f"the CIFAR-10 stand-in in {folder} is incomplete or damaged" in msg
+    assert "python -m d2lutils.data standin cifar10" in msg and "make test-data" in msg

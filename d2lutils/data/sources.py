@@ -94,18 +94,30 @@ def _writable_error(path: Path, err: OSError) -> DataError:
     )
 
 
-def _is_good(path: Path, checksum: str) -> bool:
-    """True if `path` exists and verifies. A file that fails is deleted (and said so)."""
+def _verifies(path: Path, checksum: str) -> bool:
+    """True if `path` exists and matches `checksum` (each file is hashed once per process)."""
+    return _problem(path, checksum) is None
+
+
+def _problem(path: Path, checksum: str) -> str | None:
+    """None if `path` verifies, else why not ("missing" or a checksum mismatch)."""
     if not path.is_file():
-        return False
+        return "missing"
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns, checksum)
     if key in _VERIFIED:
-        return True
+        return None
     problem = check_file(path, checksum)
     if problem is None:
         _VERIFIED.add(key)
-        return True
+    return problem
+
+
+def _is_good(path: Path, checksum: str) -> bool:
+    """True if `path` exists and verifies. A file that fails is deleted (and said so)."""
+    problem = _problem(path, checksum)
+    if problem in (None, "missing"):
+        return problem is None
     try:
         path.unlink()
     except OSError as err:
@@ -184,10 +196,10 @@ def _obtain(source: str, dest: Path, checksum: str, gzipped: bool, progress: boo
             leftover.unlink(missing_ok=True)
 
 
-def _fail(ds: Dataset, what: str, mirror_name: str, tried: list[str]) -> DataError:
+def _fail(ds: Dataset, what: str, mirror_name: str, tried: list[str], note: str = "") -> DataError:
     lines = "\n".join(f"  - {t}" for t in tried) or "  (no source: D2L_DATA_MIRROR is unset)"
     return DataError(
-        f"{ds.name}: {what} could not be fetched from any source.\nTried:\n{lines}\n"
+        f"{ds.name}: {what} could not be fetched from any source.\nTried:\n{lines}\n{note}"
         "What to do: run `make data` on a machine with a network, or set D2L_DATA_MIRROR to a "
         f"folder or http(s) URL that holds {mirror_name}."
     )
@@ -227,6 +239,24 @@ def safe_extract(archive: Path, dest: Path) -> None:
                                     "refused")
 
 
+def swap_folder(new: Path, folder: Path) -> None:
+    """Put the folder `new` in the place of `folder`; an old `folder` is deleted after.
+
+    If the move fails, the old folder is put back, so it is never lost to a failed swap.
+    """
+    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
+    if folder.exists():
+        os.replace(folder, old)
+    try:
+        os.replace(new, folder)
+    except OSError:
+        if old.exists() and not folder.exists():
+            os.replace(old, folder)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) -> None:
     """Fetch the archive, verify it and its members, and swap the folder into place."""
     sources = _mirror_candidates(archive.name) + list(archive.urls)
@@ -245,9 +275,7 @@ def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) 
                 problem = check_file(member, spec.checksum)
                 if problem:
                     raise _SourceFailed(f"{spec.name} in the archive: {problem}")
-            if folder.exists():  # a stand-in or a partial copy: moved aside, then deleted
-                os.replace(folder, staging / "previous")
-            os.replace(extracted, folder)
+            swap_folder(extracted, folder)  # a stand-in or a partial copy is replaced
             return
         except _SourceFailed as why:
             tried.append(f"{source}: {why}")
@@ -255,7 +283,11 @@ def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) 
             tried.append(f"{source}: not a readable tar.gz archive ({err})")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    raise _fail(ds, archive.name, archive.name, tried)
+    note = ""
+    if (folder / STANDIN_MARKER).exists():
+        note = (f"The stand-in in {folder} was kept (generated data, not CIFAR-10); the "
+                "notebooks still run on it.\n")
+    raise _fail(ds, archive.name, archive.name, tried, note)
 
 
 def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) -> Path:
@@ -268,9 +300,14 @@ def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) ->
     """
     ds = get_dataset(name)
     folder = data_root() / ds.folder
-    if (folder / STANDIN_MARKER).exists() and not replace_standin:
-        return folder
-    missing = [f for f in ds.files if not _is_good(folder / f.name, f.checksum)]
+    if (folder / STANDIN_MARKER).exists():
+        if not replace_standin:
+            return folder
+        # the stand-in's files are not the real ones, but they stay, whole, until the real
+        # archive has been fetched and verified: _fetch_archive swaps the folder only then
+        missing = list(ds.files)
+    else:
+        missing = [f for f in ds.files if not _is_good(folder / f.name, f.checksum)]
     if not missing:
         return folder
     try:

@@ -9,7 +9,6 @@ A marker file, STANDIN.txt, makes every loader announce "stand-in data, not CIFA
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 import tempfile
@@ -17,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from d2lutils.data.sources import STANDIN_MARKER, _is_good, data_root, get_dataset
-from d2lutils.data.vision import CIFAR10_LABELS
+from d2lutils.data.sources import STANDIN_MARKER, _verifies, data_root, get_dataset, swap_folder
+from d2lutils.data.vision import CIFAR10_LABELS, _unpickle
 
 MARKER_TEXT = (
     "This folder holds a GENERATED STAND-IN for CIFAR-10, not the real dataset.\n"
@@ -66,11 +65,11 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
     ds = get_dataset("cifar10")
     folder = (root or data_root()) / ds.folder
     if (folder / STANDIN_MARKER).exists():
-        return folder
-    if folder.exists():
-        if all(_is_good(folder / f.name, f.checksum) for f in ds.files):
-            return folder  # the real data: never overwrite it
-        shutil.rmtree(folder)  # an incomplete copy
+        if standin_is_whole(folder):
+            return folder
+        print(f"{folder}: the CIFAR-10 stand-in is incomplete or damaged; writing it again.")
+    elif folder.exists() and all(_verifies(folder / f.name, f.checksum) for f in ds.files):
+        return folder  # the real data: never overwrite it
     folder.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     staging = Path(tempfile.mkdtemp(prefix=".cifar10-standin-", dir=folder.parent))
@@ -87,7 +86,21 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
         with open(staging / "batches.meta", "wb") as f:
             pickle.dump(meta, f, protocol=2)
         (staging / STANDIN_MARKER).write_text(MARKER_TEXT)
-        os.replace(staging, folder)
+        swap_folder(staging, folder)  # a damaged stand-in or an incomplete copy is replaced
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def standin_is_whole(folder: Path) -> bool:
+    """True if `folder` holds every file of a stand-in, each loadable as CIFAR-10 data."""
+    try:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            batch = _unpickle(folder / name)
+            data, labels = batch["data"], batch["labels"]
+            if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+                    and data.shape[1] == 3072 and len(labels) == len(data)):
+                return False
+        return _unpickle(folder / "batches.meta")["label_names"] == CIFAR10_LABELS
+    except Exception:  # noqa: BLE001 (missing, truncated, not a pickle, refused: not loadable)
+        return False

@@ -169,9 +169,19 @@ def cifar10_arrays(train: bool = True, announce: bool = True) -> tuple[np.ndarra
     (`announce` False leaves that to the caller).
     """
     folder = fetch("cifar10")
-    if announce and is_standin("cifar10"):
+    standin = is_standin("cifar10")
+    if announce and standin:
         print(STANDIN_NOTE)
-    return _cifar10_cached(str(folder), train, (folder / "batches.meta").stat().st_mtime)
+    try:
+        return _cifar10_cached(str(folder), train, (folder / "batches.meta").stat().st_mtime)
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError) as err:
+        if not standin:  # the real files were verified by fetch: this is not a damaged copy
+            raise
+        raise DataError(
+            f"the CIFAR-10 stand-in in {folder} is incomplete or damaged ({err}). Write it "
+            "again with `python -m d2lutils.data standin cifar10` (or `make test-data`), or "
+            "get the real data with `make data DATASETS=cifar10`."
+        ) from err
 
 
 class CIFAR10Dataset(tud.Dataset):
