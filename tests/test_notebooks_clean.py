@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-CHAPTERS = [p for p in NOTEBOOKS if re.match(r"(0[1-9]|10)_", p.name)]
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+LESSONS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+SOLUTIONS = sorted((NOTEBOOK_DIR / "solutions").glob("*.ipynb"))
+NOTEBOOKS = LESSONS + SOLUTIONS
+CHAPTERS = [p for p in LESSONS if re.match(r"(0[1-9]|10)_", p.name)]
+CHECKS_HEADING = "Checks (used by the course's tests)"
 
 
 def cells(path: Path) -> list[dict]:
@@ -16,6 +20,17 @@ def cells(path: Path) -> list[dict]:
 
 def source(cell: dict) -> str:
     return "".join(cell["source"])
+
+
+def exercises(path: Path) -> list[str]:
+    """The numbered exercises of a lesson's (last) Exercises section."""
+    markdown = [source(c) for c in cells(path) if c["cell_type"] == "markdown"]
+    starts = [i for i, m in enumerate(markdown) if re.search(r"^#+\s*Exercises", m, re.M)]
+    if not starts:
+        return []
+    tail = "\n".join(markdown[starts[-1]:])
+    tail = tail[re.search(r"^#+\s*Exercises", tail, re.M).end():]
+    return re.findall(r"^\s*\d+\.\s", tail, re.M)
 
 
 def test_there_are_notebooks():
@@ -57,9 +72,58 @@ def test_chapter_shape(path):
         assert needed in first_code, f"{path.name}: set-up cell lacks {needed}"
     markdown = [source(c) for c in cs if c["cell_type"] == "markdown"]
     assert any(re.search(r"^#+\s*Summary", m, re.M) for m in markdown), path.name
-    starts = [i for i, m in enumerate(markdown) if re.search(r"^#+\s*Exercises", m, re.M)]
-    assert starts, f"{path.name} has no Exercises section"
-    tail = "\n".join(markdown[starts[-1]:])
-    tail = tail[re.search(r"^#+\s*Exercises", tail, re.M).end():]
-    count = len(re.findall(r"^\s*\d+\.\s", tail, re.M))
+    assert any(re.search(r"^#+\s*Exercises", m, re.M) for m in markdown), (
+        f"{path.name} has no Exercises section")
+    count = len(exercises(path))
     assert 3 <= count <= 6, f"{path.name} has {count} exercises, want 3-6"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_exercise_has_a_worked_solution(path):
+    """solutions/NN_topic_solutions.ipynb has one "## Exercise N" section per exercise, in
+    order, the same set-up cell as the lessons, and the lesson links to it."""
+    solutions = NOTEBOOK_DIR / "solutions" / f"{path.stem}_solutions.ipynb"
+    assert solutions.is_file(), f"{path.name}: no worked solutions at solutions/{solutions.name}"
+    cs = cells(solutions)
+    first_code = next(source(c) for c in cs if c["cell_type"] == "code")
+    for needed in ('"google.colab" in sys.modules', "d2lutils.device()", "d2lutils.set_seed("):
+        assert needed in first_code, f"{solutions.name}: set-up cell lacks {needed}"
+    headings = [int(n) for c in cs if c["cell_type"] == "markdown"
+                for n in re.findall(r"^##\s+Exercise\s+(\d+)\b", source(c), re.M)]
+    wanted = list(range(1, len(exercises(path)) + 1))
+    assert headings == wanted, f"{solutions.name}: sections {headings}, the lesson has {wanted}"
+    link = f"solutions/{solutions.name}"
+    assert any(link in source(c) for c in cells(path) if c["cell_type"] == "markdown"), (
+        f"{path.name} does not point to {link}")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_each_lesson_ends_with_one_checks_cell(path):
+    """The test thresholds sit in one code cell tagged checks and remove-cell, the last code
+    cell, headed by a markdown cell (DESIGN.md, "The lesson and the harness")."""
+    cs = cells(path)
+    tagged = [i for i, c in enumerate(cs) if "checks" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged checks, want 1"
+    i = tagged[0]
+    assert cs[i]["cell_type"] == "code"
+    assert "remove-cell" in cs[i]["metadata"]["tags"], f"{path.name}: checks cell not removed"
+    assert not any(c["cell_type"] == "code" for c in cs[i + 1:]), (
+        f"{path.name}: code after the checks cell")
+    assert any(CHECKS_HEADING in source(c) for c in cs[:i] if c["cell_type"] == "markdown"), (
+        f"{path.name}: no markdown heading {CHECKS_HEADING!r} before the checks cell")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_test_threshold_outside_the_checks_cell(path):
+    """A bound on a metric, or a quick-mode bound that cannot fail, is harness, not lesson."""
+    harness = re.compile(
+        r"assert\b[^\n]*\b\w*(acc|loss|ppl|perplexity|rmse|error)\w*(\[-1\])?\s*[<>]=?\s*[\d.]"
+        r"|quick\([^()\n]*,\s*0(\.0*)?\s*\)")
+    for i, cell in enumerate(cells(path)):
+        tags = cell["metadata"].get("tags", [])
+        if cell["cell_type"] == "code" and "checks" not in tags:
+            found = harness.search(source(cell))
+            assert not found, f"{path.name} cell {i}: {found.group(0)!r} belongs in the checks cell"
+        if "checks" in tags:
+            assert not re.search(r"quick\([^()\n]*,\s*0(\.0*)?\s*\)", source(cell)), (
+                f"{path.name}: a quick-mode bound of 0 cannot fail")
