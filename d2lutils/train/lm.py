@@ -20,7 +20,7 @@ from d2lutils.device import device as default_device
 from d2lutils.plot import LivePlot, in_notebook
 from d2lutils.train.loop import _progress_bar
 from d2lutils.train.metrics import History, _params, clip_gradients_
-from d2lutils.train.plumbing import evaluating
+from d2lutils.train.plumbing import evaluating, mismatch
 
 
 def detach_state(state: Any) -> Any:
@@ -66,10 +66,13 @@ def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 def _first_forward(net: Any, X: torch.Tensor, state: Any, vocab: Any) -> tuple[Any, Any]:
-    """Run the first forward pass of `train_lm`, turning a shape error into an explanation."""
+    """Run the first forward pass of `train_lm`, explaining PyTorch's shape, dtype and index
+    errors (a ValueError chained to them); every other error passes unchanged."""
     try:
         out = net(X, state)
     except (RuntimeError, IndexError, ValueError) as err:
+        if mismatch(err) is None:  # out of memory, devices, compiler, a bug: as it is
+            raise
         span = ""
         if X.numel() and not X.is_floating_point():
             span = f" in [{int(X.min())}, {int(X.max())}]"

@@ -16,7 +16,7 @@ from torch import nn
 from d2lutils.device import device as default_device
 from d2lutils.plot import LivePlot, in_notebook
 from d2lutils.train.metrics import History, accuracy, evaluate_accuracy
-from d2lutils.train.plumbing import match_targets
+from d2lutils.train.plumbing import evaluating, match_targets, mismatch
 
 _INITS = {
     "xavier": nn.init.xavier_uniform_,
@@ -51,41 +51,64 @@ def first_layer(net: nn.Module) -> str:
     return type(net).__name__
 
 
-def checked_forward(net: Callable, X: torch.Tensor, raw: nn.Module) -> torch.Tensor:
-    """Run the first forward pass, turning a shape error into an explanation."""
+_FORWARD_HINTS = {
+    "shape": "check that the data's shape matches what the first layer expects, e.g. add "
+             "nn.Flatten() before nn.Linear for images, or fix in_features/in_channels (or use "
+             "nn.LazyLinear).",
+    "dtype": "the layers hold float32 weights: convert the inputs with X.float() (uint8 "
+             "images: X.float() / 255), or the model with net.to(X.dtype).",
+    "index": "an index in the data is larger than the layer it selects from (an nn.Embedding "
+             "needs as many rows as there are tokens).",
+}
+
+
+def checked_forward(
+    net: Callable, X: torch.Tensor, raw: nn.Module, rows: int | None = None
+) -> torch.Tensor:
+    """Run the first forward pass (on the first `rows` rows of X, if given), explaining
+    PyTorch's shape, dtype and index errors in a ValueError chained to them; every other
+    error (out of memory, a device mismatch, a compiler failure, a bug) passes unchanged."""
     try:
-        return net(X)
-    except RuntimeError as err:
+        return net(X if rows is None else X[:rows])
+    except (RuntimeError, ValueError, IndexError) as err:
+        kind = mismatch(err)
+        if kind is None:
+            raise
         raise ValueError(
             f"the first batch does not fit the model: input shape {tuple(X.shape)} "
             f"({X.dtype}), first layer {first_layer(raw)}.\n"
-            "Hint: check that the data's shape matches what the first layer expects, e.g. "
-            "add nn.Flatten() before nn.Linear for images, or fix in_features/in_channels "
-            "(or use nn.LazyLinear).\n"
+            f"Hint: {_FORWARD_HINTS[kind]}\n"
             f"PyTorch said: {err}"
         ) from err
 
 
 def checked_loss(loss: Callable, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Compute the first batch's loss, turning a shape/label error into an explanation."""
+    """Compute the first batch's loss, explaining labels out of range and PyTorch's shape,
+    dtype and index errors; other errors pass unchanged. Labels equal to the loss's
+    `ignore_index` (-100 for CrossEntropyLoss) are not out of range."""
     if (
         isinstance(loss, nn.CrossEntropyLoss)
         and not y.is_floating_point()
         and y_hat.ndim == 2
         and y.ndim == 1
-        and y.numel()
     ):
-        classes, low, high = y_hat.shape[1], int(y.min()), int(y.max())
-        if low < 0 or high >= classes:
+        labels = y[y != loss.ignore_index]
+        classes = y_hat.shape[1]
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+            low, high = int(y.min()), int(y.max())
             raise ValueError(
                 f"labels range over [{low}, {high}] but the model outputs {classes} scores "
                 f"per example (shape {tuple(y_hat.shape)}). Hint: the last layer needs as many "
-                "outputs as there are classes."
+                "outputs as there are classes"
+                + (f" (labels {loss.ignore_index} are ignored)." if low == loss.ignore_index
+                   else ".")
             )
     y = match_targets(loss, y_hat, y)
     try:
         out = loss(y_hat, y)
     except (RuntimeError, ValueError, IndexError) as err:
+        if mismatch(err) is None:
+            raise
         raise ValueError(
             f"the loss cannot compare the model output {tuple(y_hat.shape)} ({y_hat.dtype}) "
             f"with the labels {tuple(y.shape)} ({y.dtype}). Hint: CrossEntropyLoss expects "
@@ -194,8 +217,8 @@ def fit(
     if first is None:
         raise ValueError("train_iter is empty")
     if any(isinstance(p, nn.parameter.UninitializedParameter) for p in net.parameters()):
-        with torch.no_grad():  # materialize lazy layers before init and the optimizer
-            checked_forward(net, first[0][:2].to(dev), net)
+        with evaluating(net):  # materialize lazy layers before init and the optimizer
+            checked_forward(net, first[0].to(dev), net, rows=2)
     init_weights(net, init)
     if optimizer is None:
         optimizer = torch.optim.SGD(net.parameters(), lr=lr)
