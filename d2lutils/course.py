@@ -1,9 +1,10 @@
 """Run the course's notebooks and collect their key results into a scoreboard.
 
-``python -m d2lutils.course --out build [04 05 ...]`` executes each notebook in
-``notebooks/`` (all of them, or those whose names start with the given prefixes) in a
-fresh kernel, saves the executed copy under ``build/``, and writes
-``build/scoreboard.json`` and ``build/scoreboard.md``.
+``python -m d2lutils.course --out build [04 05 ...]`` executes each lesson in ``notebooks/``
+and each worked-solutions notebook in ``notebooks/solutions/`` (all of them, or those whose
+names start with the given prefixes) in a fresh kernel, saves the executed copy under
+``build/`` (``build/solutions/`` for the solutions), and writes ``build/scoreboard.json``
+and ``build/scoreboard.md``.
 
 Notebooks report their results with :func:`d2lutils.report`, which appends JSON lines to
 the file named by ``D2L_REPORT``; this runner sets that variable for each notebook, so the
@@ -25,11 +26,14 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def select_notebooks(notebook_dir: Path, prefixes: list[str]) -> list[Path]:
-    """Return the notebooks in ``notebook_dir`` whose file names start with one of ``prefixes``.
+    """The lessons of ``notebook_dir`` and their worked solutions (``solutions/``), in order.
 
-    With no prefixes, every notebook is returned, in file-name order.
+    Each lesson comes right before its solutions notebook. With `prefixes`, only the
+    notebooks whose file names start with one of them (``04`` gives both of chapter 4).
     """
-    paths = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    lessons = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    solutions = sorted((notebook_dir / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted(lessons + solutions, key=lambda p: (p.name[:2], p.parent != notebook_dir))
     if prefixes:
         paths = [p for p in paths if any(p.name.startswith(x) for x in prefixes)]
         if not paths:
@@ -80,7 +84,8 @@ def _failure(err: Exception, timeout: int | None) -> str:
 
 
 def run_notebook(path: Path, out_dir: Path, timeout: int | None = None) -> dict:
-    """Execute one notebook in its own folder; return its scoreboard entry.
+    """Execute one notebook in its own folder, save the executed copy in `out_dir`, and
+    return its scoreboard entry.
 
     A failure (an exception in a cell, a dead kernel, a cell over `timeout` seconds) is
     recorded in the entry's ``error``; the partly executed notebook is saved all the same,
@@ -108,6 +113,7 @@ def run_notebook(path: Path, out_dir: Path, timeout: int | None = None) -> dict:
         finally:
             os.environ.pop("D2L_REPORT", None)
     wall = time.perf_counter() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     metrics, device, quick = read_reports(report_file)
     if quick is None:  # the notebook reported nothing: describe the environment it ran in
@@ -162,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     board = json.loads(board_path.read_text()) if board_path.exists() else {}
     failed = []
     for path in select_notebooks(args.notebooks, args.prefixes):
-        print(f"running {path.name} ...", flush=True)
-        entry = run_notebook(path, args.out, args.timeout)
+        relative = path.relative_to(args.notebooks)
+        print(f"running {relative} ...", flush=True)
+        # the executed copy keeps the notebook's place: build/solutions/NN_..._solutions.ipynb
+        entry = run_notebook(path, args.out / relative.parent, args.timeout)
         board[path.stem] = entry
         write_scoreboard(board, args.out)  # after each notebook, so a long run shows progress
         shown = ", ".join(f"{k}={v:.4g}" for k, v in entry["metrics"].items())

@@ -71,6 +71,26 @@ def test_the_kernel_does_not_warn_about_unencrypted_tcp(tmp_path, monkeypatch, c
     assert "without encryption" not in captured.out + captured.err
 
 
+def test_solutions_run_after_their_lesson_and_keep_their_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("D2L_QUICK", raising=False)
+    nbs = tmp_path / "notebooks"
+    (nbs / "solutions").mkdir(parents=True)
+    for name in ("01_a", "02_b", "solutions/01_a_solutions", "solutions/02_b_solutions"):
+        write_notebook(nbs / f"{name}.ipynb", "1 + 1")
+    picked = course.select_notebooks(nbs, [])
+    assert [p.relative_to(nbs).as_posix() for p in picked] == [
+        "01_a.ipynb", "solutions/01_a_solutions.ipynb",
+        "02_b.ipynb", "solutions/02_b_solutions.ipynb"]
+    assert [p.name for p in course.select_notebooks(nbs, ["02"])] == [
+        "02_b.ipynb", "02_b_solutions.ipynb"]
+
+    out = tmp_path / "build"
+    assert course.main(["--notebooks", str(nbs), "--out", str(out), "01"]) == 0
+    assert (out / "01_a.ipynb").is_file()
+    assert (out / "solutions" / "01_a_solutions.ipynb").is_file()
+    assert set(json.loads((out / "scoreboard.json").read_text())) == {"01_a", "01_a_solutions"}
+
+
 def test_unknown_prefix_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match="no notebook"):
         course.select_notebooks(tmp_path, ["99"])
