@@ -137,7 +137,7 @@ def test_seq_data_iter_sequential_properties():
     for seed in range(8):
         torch.manual_seed(seed)
         batches = list(seq_data_iter_sequential(CORPUS, batch_size=2, num_steps=5))
-        assert len(batches) in (2, 3)  # 3 batches unless the offset eats a row's worth
+        assert len(batches) == 2  # what the largest offset, 5, leaves room for
         for X, Y in batches:
             assert X.shape == Y.shape == (2, 5) and torch.equal(Y, X + 1)
         for X, Y in seq_data_iter_sequential(EVEN, batch_size=2, num_steps=5):
@@ -181,3 +181,38 @@ def test_time_machine_words():
     assert vocab.idx_to_token == ref.idx_to_token
     X, _ = next(iter(train))
     assert X.shape == (8, 10) and int(X.max()) < len(vocab)
+
+
+@pytest.mark.parametrize("random_iter", [False, True])
+def test_seq_loader_len_is_exact_in_every_epoch(random_iter):
+    # 1,001 tokens, batches of 2 x 10: d2l's offset range 0..10 (0..9 for random partitioning)
+    loader = SeqLoader(list(range(1001)), 2, 10, random_iter=random_iter, device="cpu")
+    counts, firsts = [], set()
+    for seed in range(40):
+        torch.manual_seed(seed)
+        batches = list(loader)
+        counts.append(len(batches))
+        firsts.add(min(int(X.min()) for X, _ in batches))
+    assert set(counts) == {len(loader)}, f"len() says {len(loader)}, epochs gave {set(counts)}"
+    assert len(firsts) > 5  # the offset is still random from epoch to epoch
+
+
+@pytest.mark.parametrize("n_tokens", [35, 41, 1001, 1019])
+@pytest.mark.parametrize("batch_size, num_steps", [(1, 1), (2, 5), (3, 4), (2, 10)])
+def test_seq_len_is_exact_for_every_size(n_tokens, batch_size, num_steps):
+    corpus = list(range(n_tokens))
+    for random_iter, random_offset in [(False, True), (False, False), (True, True)]:
+        if (n_tokens - 1 - num_steps) // (batch_size * num_steps) < 1:
+            continue  # no batch for some offsets: SeqLoader refuses such a corpus
+        loader = SeqLoader(corpus, batch_size, num_steps, random_iter=random_iter,
+                           random_offset=random_offset, device="cpu")
+        for seed in range(12):
+            torch.manual_seed(seed)
+            assert sum(1 for _ in loader) == len(loader), (random_iter, random_offset, seed)
+        if not random_iter:  # the functions agree with the loader they serve
+            torch.manual_seed(0)
+            n = len(list(seq_data_iter_sequential(corpus, batch_size, num_steps,
+                                                  random_offset)))
+        else:
+            n = len(list(seq_data_iter_random(corpus, batch_size, num_steps)))
+        assert n == len(loader)

@@ -92,19 +92,33 @@ def _as_tensor(corpus) -> torch.Tensor:
     return corpus if isinstance(corpus, torch.Tensor) else torch.tensor(corpus, dtype=torch.long)
 
 
+def _num_batches(n_tokens: int, batch_size: int, num_steps: int, max_offset: int) -> int:
+    """Batches of `batch_size` x `num_steps` that every offset 0..`max_offset` can fill.
+
+    From offset o, both partitionings fill ``(n_tokens - 1 - o) // (batch_size * num_steps)``
+    batches (the last token is only ever a target). Taking the largest offset makes the
+    count the same in every epoch, so ``len()`` is exact; at most one batch is left out,
+    and only when fewer than `max_offset` tokens are spare.
+    """
+    return max(0, (n_tokens - 1 - max_offset) // (batch_size * num_steps))
+
+
 def seq_data_iter_random(
     corpus, batch_size: int, num_steps: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Random partitioning: subsequences from a random offset, batched in random order.
 
     Neighbouring batches are not adjacent in the text, so each batch starts a fresh state.
+    The offset is drawn from 0..num_steps-1 as in d2l; every epoch yields the same number
+    of batches (see `SeqLoader`).
     """
     corpus = _as_tensor(corpus)
+    n_batches = _num_batches(len(corpus), batch_size, num_steps, num_steps - 1)
     corpus = corpus[int(torch.randint(0, num_steps, ())):]
     num_subseqs = (len(corpus) - 1) // num_steps
     starts = torch.randperm(num_subseqs) * num_steps
     offsets = torch.arange(num_steps)
-    for i in range(0, (num_subseqs // batch_size) * batch_size, batch_size):
+    for i in range(0, n_batches * batch_size, batch_size):
         idx = starts[i:i + batch_size, None] + offsets
         yield corpus[idx], corpus[idx + 1]
 
@@ -114,22 +128,37 @@ def seq_data_iter_sequential(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Sequential partitioning: row i of each batch continues row i of the previous batch.
 
-    The state can then be carried from batch to batch (detached).
+    The state can then be carried from batch to batch (detached). The offset is drawn from
+    0..num_steps as in d2l (or is 0); each batch is d2l's batch for that offset, and every
+    epoch yields the same number of batches (see `SeqLoader`).
     """
     corpus = _as_tensor(corpus)
+    n_batches = _num_batches(len(corpus), batch_size, num_steps,
+                             num_steps if random_offset else 0)
     offset = int(torch.randint(0, num_steps + 1, ())) if random_offset else 0
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
     Xs = corpus[offset:offset + num_tokens].reshape(batch_size, -1)
     Ys = corpus[offset + 1:offset + 1 + num_tokens].reshape(batch_size, -1)
-    for i in range(0, (Xs.shape[1] // num_steps) * num_steps, num_steps):
+    for i in range(0, n_batches * num_steps, num_steps):
         yield Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]
 
 
 class SeqLoader:
-    """A re-iterable loader of (X, Y) token batches over a corpus held as a tensor on `device`."""
+    """A re-iterable loader of (X, Y) token batches over a corpus held as a tensor on `device`.
+
+    Each epoch draws a new random offset (unless ``random_offset=False``; random
+    partitioning always does), and ``len()`` is the exact number of batches of every epoch:
+    the number that the largest offset still fills. (Counting batches for the offset
+    actually drawn would make ``len()`` change from epoch to epoch, and wrong whenever it
+    is asked before the offset is drawn; shrinking the offset range to fit would take the
+    randomness away from corpora with few spare tokens.)
+    """
 
     def __init__(self, corpus, batch_size: int, num_steps: int, *, random_iter: bool = False,
                  random_offset: bool = True, device: torch.device | str | None = None) -> None:
+        if batch_size < 1 or num_steps < 1:
+            raise ValueError(f"batch_size and num_steps must be at least 1, got {batch_size} "
+                             f"and {num_steps}")
         if device is None:
             device = default_device()
         self.corpus = _as_tensor(corpus).to(device)
@@ -140,9 +169,13 @@ class SeqLoader:
                              f"{batch_size} x {num_steps}; use smaller batches or steps")
 
     def __len__(self) -> int:
-        return (len(self.corpus) - 1) // self.num_steps // self.batch_size
+        if self.random_iter:
+            max_offset = self.num_steps - 1
+        else:
+            max_offset = self.num_steps if self.random_offset else 0
+        return _num_batches(len(self.corpus), self.batch_size, self.num_steps, max_offset)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.random_iter:
             return seq_data_iter_random(self.corpus, self.batch_size, self.num_steps)
         return seq_data_iter_sequential(self.corpus, self.batch_size, self.num_steps,
