@@ -100,3 +100,48 @@ def test_eval_helpers_restore_every_submodule_mode(helper, lm_data):
     net.drop.eval()
     _run(helper, net, lm_data)
     assert net.training and net.emb.training and not net.drop.training
+
+
+class SmallLM(nn.Module):
+    def __init__(self, vocab_size: int = 6):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, vocab_size)
+        self.devices: list[torch.device] = []
+
+    def begin_state(self, batch_size, device):
+        self.devices.append(torch.device(device))
+        return None
+
+    def forward(self, X, state):
+        return self.emb(X), state
+
+
+@pytest.fixture
+def gpu_machine(monkeypatch):
+    """d2lutils.device() says cuda, as on a GPU machine (there is none here to move to)."""
+    monkeypatch.delenv("D2L_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+
+@pytest.mark.parametrize("helper", ["perplexity", "predict_lm"])
+def test_lm_eval_helpers_use_the_model_where_it_is(gpu_machine, helper, lm_data):
+    """device=None: evaluate where the parameters are; do not move the model to device()."""
+    loader, vocab = lm_data
+    net = SmallLM(len(vocab))
+    moves = []
+    net.to = lambda *args, **kwargs: moves.append(args)  # would be a (slow, costly) copy
+    if helper == "perplexity":
+        result, run_on_cpu = perplexity(net, loader), lambda: perplexity(net, loader, CPU)
+    else:
+        result, run_on_cpu = predict_lm("abc", 4, net, vocab), lambda: predict_lm(
+            "abc", 4, net, vocab, CPU)
+    assert moves == []
+    assert result == run_on_cpu()
+    assert all(d == CPU for d in net.devices)
+    assert next(net.parameters()).device == CPU
+
+
+def test_evaluate_accuracy_uses_the_model_where_it_is(gpu_machine):
+    net = Broken(fail_at=10**6)
+    assert evaluate_accuracy(net, _classifier_data()) >= 0.0

@@ -20,7 +20,7 @@ from d2lutils.device import device as default_device
 from d2lutils.plot import LivePlot, in_notebook
 from d2lutils.train.loop import _progress_bar
 from d2lutils.train.metrics import History, _params, clip_gradients_
-from d2lutils.train.plumbing import evaluating, mismatch
+from d2lutils.train.plumbing import evaluating, mismatch, model_device
 
 
 def detach_state(state: Any) -> Any:
@@ -42,6 +42,7 @@ def _state_batch(state: Any) -> int | None:
 
 
 def _resolve_device(net: Any, device: Any) -> torch.device:
+    """Where `train_lm` trains: `device`, else d2lutils.device(); a module is moved there."""
     if device is not None:
         dev = torch.device(device)
     elif isinstance(net, nn.Module):
@@ -52,6 +53,14 @@ def _resolve_device(net: Any, device: Any) -> torch.device:
     if isinstance(net, nn.Module):
         net.to(dev)
     return dev
+
+
+def _eval_device(net: Any, device: Any) -> torch.device:
+    """Where `perplexity` and `predict_lm` run: `device` (a module is moved there), else
+    where the model's parameters are (it is not moved)."""
+    if device is None:
+        return model_device(net)
+    return _resolve_device(net, device)
 
 
 def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -98,9 +107,10 @@ def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None
 
     Each batch starts from a fresh state (as d2l 1.0.3 validates), which is correct for
     both random and sequential partitions. Modules are put in eval mode and restored
-    (every submodule, also when `net` raises).
+    (every submodule, also when `net` raises). ``device=None`` evaluates where the model's
+    parameters are; a given `device` moves a module there first.
     """
-    dev = _resolve_device(net, device)
+    dev = _eval_device(net, device)
     dtype = torch.float32 if dev.type == "mps" else torch.float64
     total = torch.zeros((), dtype=dtype, device=dev)
     tokens = 0
@@ -213,12 +223,13 @@ def predict_lm(
     """Continue `prefix` by `num_preds` tokens, greedily (argmax) after a warm-up on it.
 
     A string prefix is read as characters and the result is joined without separator; a list
-    of word tokens gives a space-joined result.
+    of word tokens gives a space-joined result. ``device=None`` runs where the model's
+    parameters are; a given `device` moves a module there first.
     """
     tokens = list(prefix)
     if not tokens:
         raise ValueError("predict_lm needs a non-empty prefix")
-    dev = _resolve_device(net, device)
+    dev = _eval_device(net, device)
     outputs = [int(vocab[t]) for t in tokens]
     with evaluating(net):
         state = net.begin_state(1, dev)

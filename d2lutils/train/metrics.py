@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from d2lutils.train.plumbing import evaluating, match_targets
+from d2lutils.train.plumbing import evaluating, match_targets, model_device
 
 
 class Timer:
@@ -53,18 +53,6 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         y_hat = y_hat.argmax(dim=-1)
     cmp = y_hat.reshape(y.shape).to(y.dtype) == y
     return cmp.sum()
-
-
-def model_device(net: Any, fallback: torch.device | None = None) -> torch.device:
-    """Device of the first parameter of `net`, else `fallback` (or the default device)."""
-    if isinstance(net, nn.Module):
-        for p in net.parameters():
-            return p.device
-    if fallback is not None:
-        return torch.device(fallback)
-    from d2lutils.device import device
-
-    return device()
 
 
 def evaluate_accuracy(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:

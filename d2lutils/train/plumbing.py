@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,9 +11,24 @@ from typing import Any
 import torch
 from torch import nn
 
+from d2lutils.device import device as default_device
+
 # losses that compare output and target element by element, broadcasting unequal shapes
 _ELEMENTWISE = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.BCELoss,
                 nn.BCEWithLogitsLoss)
+
+
+def model_device(net: Any, fallback: torch.device | str | None = None) -> torch.device:
+    """Where `net` lives: the device of its first parameter or buffer (a module, or a scratch
+    model with `.params`), else `fallback`, else `d2lutils.device()` (a plain function)."""
+    if isinstance(net, nn.Module):
+        tensors = itertools.chain(net.parameters(), net.buffers())
+    else:
+        tensors = getattr(net, "params", ())
+    for t in tensors:
+        if isinstance(t, torch.Tensor):
+            return t.device
+    return torch.device(fallback) if fallback is not None else default_device()
 
 
 def match_targets(loss: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
