@@ -326,3 +326,28 @@ def test_synthetic_linear_statistics():
     ones = torch.cat([X, torch.ones(len(X), 1)], 1)
     coef = torch.linalg.lstsq(ones, y).solution[:, 0]
     assert torch.allclose(coef, torch.tensor([2.0, -3.4, 4.2]), atol=1e-3)
+
+
+def test_resize_asks_for_antialias_only_when_shrinking(monkeypatch):
+    # antialiasing changes nothing when enlarging, and MPS before torch 2.7 lacks it
+    from torch.nn import functional as F
+
+    real, asked = F.interpolate, []
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("antialias", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(F, "interpolate", spy)
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8)
+    floats = x.unsqueeze(1).float() / 255
+    for size, shrinks in [(64, False), ((20, 24), True), ((20, 64), True), ((28, 40), False)]:
+        asked.clear()
+        _, test = fashion_mnist(8, resize=size, device=CPU, n_test=8)
+        test.tensors = (x, test.tensors[1])
+        (out, _), = list(test)
+        assert asked == [shrinks], size
+        hw = (size, size) if isinstance(size, int) else size
+        expected = real(floats, size=hw, mode="bilinear", align_corners=False, antialias=True)
+        torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)  # the same pixels

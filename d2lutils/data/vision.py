@@ -70,7 +70,11 @@ def _to_float_images(resize: int | tuple[int, int] | None) -> TensorTransform:
     def transform(x: torch.Tensor) -> torch.Tensor:
         x = x.unsqueeze(1).float().div_(255)
         if size is not None and tuple(x.shape[-2:]) != tuple(size):
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+            # antialiasing (as PIL's resize does) matters only when an axis shrinks; asking
+            # for it when enlarging changes nothing, and MPS before torch 2.7 lacks it
+            shrinks = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False,
+                              antialias=shrinks)
         return x
 
     return transform
