@@ -500,7 +500,6 @@ def test_loading_into_the_wrong_architecture(tmp_path):
     message = str(info.value)
     assert f"the weights in {path} do not fit this Sequential" in message
     assert "Hint: build the model exactly as it was when it was saved" in message
-    assert "PyTorch said: Error(s) in loading state_dict for Sequential" in message
     assert ("size mismatch for 1.weight: copying a param with shape torch.Size([32, 784]) "
             "from checkpoint, the shape in current model is torch.Size([64, 784])") in message
     assert all(torch.equal(v, weights[k]) for k, v in wrong.state_dict().items())  # unchanged

@@ -11,7 +11,6 @@ happened and what to do, followed by PyTorch's own message.
 
 from __future__ import annotations
 
-import copy
 import os
 import pickle
 import uuid
@@ -88,30 +87,48 @@ def load_model(net: nn.Module, path: str | os.PathLike, *, strict: bool = True) 
     """Load the weights saved at `path` into `net` (built with the same architecture).
 
     Returns `net`. The tensors are copied into `net`'s own parameters, so `net` stays on
-    its device. A checkpoint that does not fit (missing or unexpected layers, other sizes)
-    raises ValueError with PyTorch's list of differences; `net` is left as it was.
+    its device. A checkpoint that does not fit (missing or unexpected layers, other sizes;
+    with ``strict=False`` only other sizes) raises ValueError listing the differences in
+    PyTorch's words; `net` is left as it was. The check compares names and shapes with
+    ``net.state_dict()``, so nothing is copied before it passes.
     """
     module = _module(net)
     state = load_state(path)
-    try:
-        if _mismatch(module, state, strict):
-            # load_state_dict copies what fits before it raises: let it fail on a copy, so
-            # that `net` is unchanged and the message is still PyTorch's own
-            copy.deepcopy(module).load_state_dict(state, strict=strict)
-        module.load_state_dict(state, strict=strict)
-    except RuntimeError as err:
+    differences = _differences(module, state, strict)
+    if differences:
         raise ValueError(
-            f"the weights in {path} do not fit this {type(module).__name__}. Hint: build the "
-            "model exactly as it was when it was saved (same layers in the same order, same "
-            "sizes) and then load; to reuse only some layers, pass strict=False.\n"
+            f"the weights in {path} do not fit this {type(module).__name__}:\n  "
+            + "\n  ".join(differences)
+            + "\nHint: build the model exactly as it was when it was saved (same layers in the "
+            "same order, same sizes) and then load; to reuse only some layers, pass "
+            "strict=False."
+        )
+    try:
+        module.load_state_dict(state, strict=strict)
+    except RuntimeError as err:  # a module's own loading hook refused (names, shapes passed)
+        raise ValueError(
+            f"the weights in {path} do not fit this {type(module).__name__}.\n"
             f"PyTorch said: {err}"
         ) from err
     return net
 
 
-def _mismatch(module: nn.Module, state: Mapping[str, torch.Tensor], strict: bool) -> bool:
-    """True if loading `state` into `module` would fail (names or shapes differ)."""
-    own = module.state_dict()
-    if strict and set(own) != set(state):
-        return True
-    return any(k in own and own[k].shape != v.shape for k, v in state.items())
+def _differences(module: nn.Module, state: Mapping[str, torch.Tensor], strict: bool) -> list[str]:
+    """What keeps `state` from loading into `module`, worded as ``load_state_dict`` words it."""
+    own = module.state_dict()  # references to the module's tensors, not copies
+    lines = []
+    if strict:
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if missing:
+            lines.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing)
+                         + ".")
+        if unexpected:
+            lines.append("Unexpected key(s) in state_dict: "
+                         + ", ".join(f'"{k}"' for k in unexpected) + ".")
+    lines += [
+        f"size mismatch for {k}: copying a param with shape {v.shape} from checkpoint, "
+        f"the shape in current model is {own[k].shape}."
+        for k, v in state.items() if k in own and own[k].shape != v.shape
+    ]
+    return lines
