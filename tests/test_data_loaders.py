@@ -351,3 +351,44 @@ def test_resize_asks_for_antialias_only_when_shrinking(monkeypatch):
         hw = (size, size) if isinstance(size, int) else size
         expected = real(floats, size=hw, mode="bilinear", align_corners=False, antialias=True)
         torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)  # the same pixels
+
+
+def test_editing_loaded_tensors_in_place_spares_later_loads():
+    X, y = fashion_mnist_tensors(train=False)
+    pristine_X, pristine_y = X.clone(), y.clone()
+    X[0] = 0  # what a learner may well do to the tensors they were given
+    X.mul_(2)
+    y.add_(1)
+    X2, y2 = fashion_mnist_tensors(train=False)
+    assert torch.equal(X2, pristine_X) and torch.equal(y2, pristine_y)
+
+    _, test = fashion_mnist(100, device=CPU, n_test=300)
+    test.tensors[1].zero_()  # one loader's data is its own
+    _, again = fashion_mnist(100, device=CPU, n_test=300)
+    assert torch.equal(again.tensors[1], pristine_y[:300])
+    _, yb = next(iter(again))  # and a batch is the learner's, as from a DataLoader
+    yb.add_(1)
+    assert torch.equal(next(iter(again))[1], pristine_y[:100])
+    assert torch.equal(fashion_mnist_tensors(train=False)[1], pristine_y)
+
+
+def test_tensor_loader_batches_do_not_alias_the_loader():
+    X = torch.arange(10).float()
+    loader = TensorLoader(X, batch_size=4, device=CPU)
+    for (xb,) in loader:
+        xb.mul_(0)
+    assert torch.equal(X, torch.arange(10).float())
+    assert [b[0].tolist() for b in loader][0] == [0, 1, 2, 3]
+
+
+def test_editing_cifar10_arrays_in_place_spares_later_loads(standin):
+    X, y = cifar10_arrays(train=False, announce=False)
+    pristine_X, pristine_y = X.copy(), y.copy()
+    X[0] = 0
+    X *= 2
+    y += 1
+    X2, y2 = cifar10_arrays(train=False, announce=False)
+    assert np.array_equal(X2, pristine_X) and np.array_equal(y2, pristine_y)
+    _, test = cifar10(50, device=CPU, normalize=False)
+    expected = torch.from_numpy(pristine_X[:50]).permute(0, 3, 1, 2).float() / 255
+    assert torch.equal(next(iter(test))[0], expected)

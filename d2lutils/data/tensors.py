@@ -21,8 +21,10 @@ class TensorLoader:
     """Batches of equally long tensors, held on `device`, reshuffled every epoch.
 
     ``for X, y in TensorLoader(X, y, batch_size=256, shuffle=True)`` behaves like a
-    `DataLoader` over a `TensorDataset`, without workers or collation. `transform` maps the
-    first tensor of each batch (e.g. uint8 images to normalized floats) on the device.
+    `DataLoader` over a `TensorDataset`, without workers or collation: like the dataset it
+    holds the tensors it is given (moved to `device`), and like the loader it yields new
+    tensors, so editing a batch in place changes nothing in the loader. `transform` maps
+    the first tensor of each batch (e.g. uint8 images to normalized floats) on the device.
     """
 
     def __init__(
@@ -63,8 +65,9 @@ class TensorLoader:
         order = torch.randperm(n, device=self.device) if self.shuffle else None
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
-            if order is None:
-                batch = [t[start:start + self.batch_size] for t in self.tensors]
+            if order is None:  # copied, as a DataLoader's batches are: an in-place edit of
+                # a batch must not change the loader's data for the next epoch
+                batch = [t[start:start + self.batch_size].clone() for t in self.tensors]
             else:  # index_select: a plain gather, several times faster than t[idx] on CPU
                 idx = order[start:start + self.batch_size]
                 batch = [t.index_select(0, idx) for t in self.tensors]

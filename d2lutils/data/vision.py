@@ -49,9 +49,18 @@ def _fashion_cached(raw: str, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
-def fashion_mnist_tensors(train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """The Fashion-MNIST split as (uint8 images (N, 28, 28), int64 labels (N,)), on the CPU."""
+def _fashion_split(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cached tensors of a split: never handed out, since an in-place edit would stick."""
     return _fashion_cached(str(fetch("fashion_mnist") / "raw"), "train" if train else "t10k")
+
+
+def fashion_mnist_tensors(train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Fashion-MNIST split as (uint8 images (N, 28, 28), int64 labels (N,)), on the CPU.
+
+    The files are decoded once per process; each call returns a fresh copy, yours to edit.
+    """
+    X, y = _fashion_split(train)
+    return X.clone(), y.clone()
 
 
 def fashion_mnist_dataset(train: bool = True, transform=None):
@@ -110,10 +119,11 @@ def fashion_mnist(
         return tuple(loaders)
     loaders = []
     for train, n in ((True, n_train), (False, n_test)):
-        X, y = fashion_mnist_tensors(train)
-        k = subset_size(len(X), n)
-        loaders.append(TensorLoader(X[:k], y[:k], batch_size=batch_size, shuffle=train,
-                                    device=device, transform=_to_float_images(resize)))
+        X, y = _fashion_split(train)
+        k = subset_size(len(X), n)  # each loader holds its own copy of the k examples
+        loaders.append(TensorLoader(X[:k].clone(), y[:k].clone(), batch_size=batch_size,
+                                    shuffle=train, device=device,
+                                    transform=_to_float_images(resize)))
     return tuple(loaders)
 
 
@@ -170,8 +180,15 @@ def cifar10_arrays(train: bool = True, announce: bool = True) -> tuple[np.ndarra
     """A CIFAR-10 split as NumPy arrays: uint8 images (N, 32, 32, 3) and int64 labels (N,).
 
     Prints a note every time the data is a generated stand-in rather than CIFAR-10
-    (`announce` False leaves that to the caller).
+    (`announce` False leaves that to the caller). The files are read once per process;
+    each call returns a fresh copy, yours to edit.
     """
+    X, y = _cifar10_split(train, announce)
+    return X.copy(), y.copy()
+
+
+def _cifar10_split(train: bool, announce: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The cached arrays of a split: never handed out, since an in-place edit would stick."""
     folder = fetch("cifar10")
     standin = is_standin("cifar10")
     if announce and standin:
@@ -252,10 +269,10 @@ def cifar10(
     """
     loaders = []
     for train, n in ((True, n_train), (False, n_test)):
-        X, y = cifar10_arrays(train, announce=train)
-        k = subset_size(len(X), n)
-        images = torch.from_numpy(X[:k]).permute(0, 3, 1, 2).contiguous()
-        loader = TensorLoader(images, torch.from_numpy(y[:k]), batch_size=batch_size,
+        X, y = _cifar10_split(train, announce=train)
+        k = subset_size(len(X), n)  # copied: (N, C, H, W) for the loader, which owns them
+        images = torch.from_numpy(X[:k].transpose(0, 3, 1, 2).copy())
+        loader = TensorLoader(images, torch.from_numpy(y[:k].copy()), batch_size=batch_size,
                               shuffle=train, device=device)
         loader.transform = _cifar_transform(normalize, augment and train, loader.device)
         loaders.append(loader)
