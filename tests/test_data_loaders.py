@@ -392,3 +392,15 @@ def test_editing_cifar10_arrays_in_place_spares_later_loads(standin):
     _, test = cifar10(50, device=CPU, normalize=False)
     expected = torch.from_numpy(pristine_X[:50]).permute(0, 3, 1, 2).float() / 255
     assert torch.equal(next(iter(test))[0], expected)
+
+
+def test_cifar10_arrays_see_a_batch_file_that_changed(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path))
+    folder = write_cifar10_standin(per_batch=10, n_test=10)
+    X, _ = cifar10_arrays(train=False, announce=False)
+    batch = _unpickle(folder / "test_batch")
+    batch["data"] = 255 - batch["data"]
+    with open(folder / "test_batch", "wb") as f:  # batches.meta stays as it was
+        pickle.dump(batch, f, protocol=2)
+    X2, _ = cifar10_arrays(train=False, announce=False)
+    assert np.array_equal(X2, 255 - X)

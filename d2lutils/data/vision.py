@@ -167,10 +167,14 @@ def _unpickle(path) -> dict:
         return _Unpickler(f, encoding="latin1").load()  # the files were pickled by Python 2
 
 
+def _cifar10_names(train: bool) -> list[str]:
+    return [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+
+
 @functools.lru_cache(maxsize=2)
-def _cifar10_cached(folder: str, train: bool, stamp: float) -> tuple[np.ndarray, np.ndarray]:
-    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-    batches = [_unpickle(Path(folder) / n) for n in names]
+def _cifar10_cached(folder: str, train: bool, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Read a split; `stamp` (size and mtime of each file) makes a changed file read again."""
+    batches = [_unpickle(Path(folder) / n) for n in _cifar10_names(train)]
     X = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
     y = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
     return X.transpose(0, 2, 3, 1).copy(), y
@@ -194,7 +198,9 @@ def _cifar10_split(train: bool, announce: bool) -> tuple[np.ndarray, np.ndarray]
     if announce and standin:
         print(STANDIN_NOTE)
     try:
-        return _cifar10_cached(str(folder), train, (folder / "batches.meta").stat().st_mtime)
+        stats = [(folder / n).stat() for n in _cifar10_names(train)]
+        stamp = tuple((st.st_size, st.st_mtime_ns, st.st_ino) for st in stats)
+        return _cifar10_cached(str(folder), train, stamp)
     except (OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError) as err:
         if not standin:  # the real files were verified by fetch: this is not a damaged copy
             raise
