@@ -245,6 +245,68 @@ def test_fit_with_an_optimizer_and_scheduler():
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
 
 
+def test_fit_steps_a_one_cycle_schedule_per_batch():
+    """scheduler_step="batch": one scheduler step per optimizer step, as OneCycleLR is meant."""
+    torch.manual_seed(0)
+    train = TensorLoader(*_blobs(256, 0), batch_size=32, shuffle=True, device=CPU)
+    net = nn.Linear(2, 3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    epochs = 3
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=epochs * len(train))
+    lrs = []
+    opt.register_step_post_hook(lambda o, args, kwargs: lrs.append(o.param_groups[0]["lr"]))
+    h = fit(net, train, None, epochs=epochs, optimizer=opt, scheduler=sched,
+            scheduler_step="batch", **QUIET)
+    assert sched.last_epoch == epochs * len(train) == len(lrs) == 24
+    peak = lrs.index(max(lrs))
+    assert max(lrs) == pytest.approx(0.5, rel=0.01)
+    assert 0 < peak < len(lrs) - 1  # warm-up, then decay
+    assert lrs[-1] < lrs[0] / 100
+    assert h.final["train_acc"] > 0.9
+
+
+class RecordingPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.metrics = []
+
+    def step(self, metrics, *args, **kwargs):
+        self.metrics.append(metrics)
+        super().step(metrics, *args, **kwargs)
+
+
+@pytest.mark.parametrize("mode, with_test, watched", [
+    ("min", True, "train_loss"), ("max", True, "test_acc"), ("max", False, "train_acc"),
+])
+def test_fit_steps_reduce_on_plateau_on_the_metric_its_mode_watches(mode, with_test, watched):
+    torch.manual_seed(0)
+    train = TensorLoader(*_blobs(128, 0), batch_size=32, device=CPU)
+    test = TensorLoader(*_blobs(64, 1), batch_size=64, device=CPU) if with_test else None
+    net = nn.Linear(2, 3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    sched = RecordingPlateau(opt, mode=mode)
+    h = fit(net, train, test, epochs=2, optimizer=opt, scheduler=sched, **QUIET)
+    assert sched.metrics == h[watched]
+
+
+def test_fit_scheduler_step_errors():
+    train = TensorLoader(*_blobs(64, 0), batch_size=32, device=CPU)
+    net = nn.Linear(2, 3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scheduler_step must be 'epoch' or 'batch'"):
+        fit(net, train, None, epochs=1, optimizer=opt, scheduler_step="step", **QUIET)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau is stepped per epoch"):
+        fit(net, train, None, epochs=1, optimizer=opt, scheduler=plateau,
+            scheduler_step="batch", **QUIET)
+    regression = TensorLoader(torch.randn(64, 2), torch.randn(64), batch_size=32, device=CPU)
+    net = nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="watches an accuracy"):
+        fit(net, regression, None, epochs=1, optimizer=opt, loss=nn.MSELoss(),
+            scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max"), **QUIET)
+
+
 def _tiny_cnn() -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2),
                          nn.Flatten(), nn.Linear(4 * 4 * 4, 3))

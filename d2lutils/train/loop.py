@@ -147,6 +147,19 @@ def mixed_precision(
     return torch.float16, torch.amp.GradScaler("cuda")
 
 
+def plateau_metric(scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau,
+                   metrics: dict[str, float]) -> str:
+    """The epoch metric `fit` steps ReduceLROnPlateau on: train_loss for mode "min", the
+    test (else train) accuracy for mode "max"."""
+    if scheduler.mode == "min":
+        return "train_loss"
+    for name in ("test_acc", "train_acc"):
+        if name in metrics:
+            return name
+    raise ValueError("ReduceLROnPlateau(mode='max') watches an accuracy, and this training "
+                     "has none (float targets); use mode='min' to watch train_loss")
+
+
 def use_channels_last(dev: torch.device, requested: bool) -> bool:
     """Whether `fit` converts to the channels-last layout on `dev` (not on MPS: warns)."""
     if requested and dev.type == "mps":
@@ -185,6 +198,7 @@ def fit(
     channels_last: bool = False,
     compile: bool = False,
     scheduler: Any = None,
+    scheduler_step: str = "epoch",
 ) -> History:
     """Train a classifier for `epochs` epochs and return its per-epoch `History`.
 
@@ -199,11 +213,27 @@ def fit(
     `channels_last` converts the model and 4-D inputs to the channels-last memory format
     (CPU and CUDA; ignored with a warning on MPS). On a 2-core CPU it makes the classic LeNet's
     steps about 10% faster and a LeNet with batch norm 1.5x slower: measure before using it.
-    `compile` uses torch.compile. `scheduler` is stepped once per epoch. `plot` (a LivePlot)
-    and `progress` (a tqdm bar) default to on only inside a notebook kernel.
+    `compile` uses torch.compile.
+
+    `scheduler` (a ``torch.optim.lr_scheduler``) is stepped after every epoch with
+    ``scheduler_step="epoch"`` (the default; count StepLR's or CosineAnnealingLR's steps in
+    epochs), or after every optimizer step with ``"batch"`` (count OneCycleLR's, CyclicLR's
+    or a warm-up's steps as ``epochs * len(train_iter)``). ReduceLROnPlateau is stepped per
+    epoch on the metric its mode watches: ``mode="min"`` on that epoch's ``train_loss``,
+    ``mode="max"`` on ``test_acc`` (``train_acc`` without `test_iter`).
+
+    `plot` (a LivePlot) and `progress` (a tqdm bar) default to on only inside a notebook
+    kernel.
     """
     if optimizer is None and lr is None:
         raise ValueError("fit needs lr (for the default SGD optimizer) or an optimizer")
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if scheduler_step not in ("epoch", "batch"):
+        raise ValueError(f"scheduler_step must be 'epoch' or 'batch', not {scheduler_step!r}")
+    if plateau and scheduler_step == "batch":
+        raise ValueError("ReduceLROnPlateau is stepped per epoch, on a metric of the epoch; "
+                         "use scheduler_step='epoch'")
+    per_batch = scheduler is not None and scheduler_step == "batch"
     dev = torch.device(device) if device is not None else default_device()
     loss_fn = loss if loss is not None else nn.CrossEntropyLoss()
     if isinstance(loss_fn, nn.Module):
@@ -270,6 +300,8 @@ def fit(
                 else:
                     mean_loss.backward()
                     optimizer.step()
+                if per_batch:
+                    scheduler.step()
                 with torch.no_grad():
                     loss_sum += mean_loss.detach().to(acc_dtype) * y.shape[0]
                     if classify:
@@ -280,11 +312,6 @@ def fit(
                     bar.update(1)
             train_loss, train_correct = loss_sum.item() / max(n, 1), correct.item()
             train_time = time.perf_counter() - t0
-            if scheduler is not None:
-                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    scheduler.step(train_loss)
-                else:
-                    scheduler.step()
             metrics = {"train_loss": train_loss}
             if classify:
                 metrics["train_acc"] = train_correct / max(labels, 1)
@@ -292,6 +319,10 @@ def fit(
                 metrics["test_acc"] = evaluate_accuracy(model, test_iter, dev)
             metrics["examples_per_sec"] = n / train_time
             metrics["epoch_time"] = time.perf_counter() - t0
+            if plateau:
+                scheduler.step(metrics[plateau_metric(scheduler, metrics)])
+            elif scheduler is not None and not per_batch:
+                scheduler.step()
             history.append(**metrics)
             if bar is not None:
                 bar.set_postfix(
