@@ -80,15 +80,23 @@ def try_all_gpus() -> list[torch.device]:
     return [torch.device(f"cuda:{i}") for i in range(n)] or [torch.device("cpu")]
 
 
-def set_seed(seed: int = 0) -> None:
-    """Seed Python, NumPy and torch (every device) and make cuDNN deterministic."""
+def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (every device): the same seed draws the same numbers.
+
+    On the CPU that makes a run repeatable. On a GPU some kernels (cuDNN's autotuned
+    convolutions, atomic adds) can still differ in the last bits from run to run;
+    ``deterministic=True`` also makes cuDNN pick deterministic algorithms and turns its
+    autotuner (``torch.backends.cudnn.benchmark``) off, which can slow convolutions. Without
+    it the cuDNN settings are left as they are.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds the CPU and every CUDA/MPS generator
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
 
 _MMAP_THRESHOLD = 256 << 20  # blocks up to this size come from the heap and are reused

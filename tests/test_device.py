@@ -96,7 +96,23 @@ def test_set_seed_is_reproducible():
     d2lutils.set_seed(124)
     other = _draws()
     assert all(a != b for a, b in zip(other, first, strict=True))
-    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+
+
+@pytest.fixture
+def cudnn_flags():
+    """Restore cuDNN's global flags after the test."""
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    yield torch.backends.cudnn
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+def test_set_seed_keeps_cudnn_autotuning_unless_determinism_is_asked_for(cudnn_flags):
+    """Seeding alone must not slow every later convolution; determinism is a choice."""
+    cudnn_flags.benchmark, cudnn_flags.deterministic = True, False
+    d2lutils.set_seed(0)
+    assert cudnn_flags.benchmark and not cudnn_flags.deterministic
+    d2lutils.set_seed(0, deterministic=True)
+    assert cudnn_flags.deterministic and not cudnn_flags.benchmark
 
 
 _FAULTS = """
