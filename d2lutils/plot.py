@@ -120,13 +120,25 @@ def _image_array(img: Any) -> np.ndarray:
     return img
 
 
-def show_images(imgs: Sequence[Any], num_rows: int, num_cols: int, titles=None, scale=1.5):
-    """Show images in a grid (tensors CHW/HW, PIL images or arrays); returns the axes."""
+def show_images(
+    imgs: Sequence[Any],
+    num_rows: int,
+    num_cols: int,
+    titles: Sequence[str] | None = None,
+    scale: float = 1.5,
+    cmap: str = "gray",
+) -> np.ndarray:
+    """Show images in a grid (tensors CHW/HW, PIL images or arrays); returns the axes.
+
+    Single-channel images are drawn with `cmap` (grey by default, as the pixels are
+    intensities; matplotlib's default would colour them); colour images as they are.
+    """
     figsize = (num_cols * scale, num_rows * scale)
     _, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
     axes = axes.flatten()
     for i, (ax, img) in enumerate(zip(axes, imgs, strict=False)):
-        ax.imshow(_image_array(img))
+        array = _image_array(img)
+        ax.imshow(array, cmap=cmap if array.ndim == 2 else None)
         ax.axes.get_xaxis().set_visible(False)
         ax.axes.get_yaxis().set_visible(False)
         if titles is not None and i < len(titles):

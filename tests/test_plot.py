@@ -140,3 +140,13 @@ def test_liveplot_with_one_epoch_draws_without_a_warning():
         warnings.simplefilter("error")
         live.draw()
     assert live.axes.get_xlim() == (0.5, 1.5)
+
+
+def test_show_images_draws_one_channel_in_grey():
+    """Fashion-MNIST (1 x 28 x 28 or 28 x 28) in grey, not matplotlib's default viridis."""
+    gray = [torch.rand(1, 8, 8), torch.rand(8, 8), np.random.rand(8, 8, 1)]
+    axes = dplot.show_images(gray + [torch.rand(3, 8, 8)], 1, 4)
+    assert [ax.get_images()[0].get_cmap().name for ax in axes[:3]] == ["gray"] * 3
+    assert axes[3].get_images()[0].get_array().shape == (8, 8, 3)  # colour stays colour
+    hot = dplot.show_images(gray[:1], 1, 1, cmap="hot")
+    assert hot[0].get_images()[0].get_cmap().name == "hot"
