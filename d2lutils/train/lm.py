@@ -16,11 +16,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from d2lutils.device import device as default_device
-from d2lutils.plot import LivePlot, in_notebook
-from d2lutils.train.loop import _progress_bar
-from d2lutils.train.metrics import History, _params, clip_gradients_
-from d2lutils.train.plumbing import evaluating, mismatch, model_device
+from d2lutils.train.metrics import History
+from d2lutils.train.plumbing import (
+    TrainingDisplay,
+    accumulator_dtype,
+    evaluating,
+    mismatch,
+    model_device,
+    trainable_params,
+    training_device,
+)
 
 
 def detach_state(state: Any) -> Any:
@@ -41,26 +46,10 @@ def _state_batch(state: Any) -> int | None:
     return _state_batch(state[0]) if len(state) else None
 
 
-def _resolve_device(net: Any, device: Any) -> torch.device:
-    """Where `train_lm` trains: `device`, else d2lutils.device(); a module is moved there."""
-    if device is not None:
-        dev = torch.device(device)
-    elif isinstance(net, nn.Module):
-        dev = default_device()
-    else:  # scratch model: use where its parameters already live
-        params = _params(net)
-        dev = params[0].device if params else default_device()
-    if isinstance(net, nn.Module):
-        net.to(dev)
-    return dev
-
-
-def _eval_device(net: Any, device: Any) -> torch.device:
+def _eval_device(net: Any, device: torch.device | str | None) -> torch.device:
     """Where `perplexity` and `predict_lm` run: `device` (a module is moved there), else
     where the model's parameters are (it is not moved)."""
-    if device is None:
-        return model_device(net)
-    return _resolve_device(net, device)
+    return model_device(net) if device is None else training_device(net, device)
 
 
 def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -111,7 +100,7 @@ def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None
     parameters are; a given `device` moves a module there first.
     """
     dev = _eval_device(net, device)
-    dtype = torch.float32 if dev.type == "mps" else torch.float64
+    dtype = accumulator_dtype(dev)
     total = torch.zeros((), dtype=dtype, device=dev)
     tokens = 0
     with evaluating(net):
@@ -150,21 +139,16 @@ def train_lm(
     """
     if optimizer is None and lr is None:
         raise ValueError("train_lm needs lr (for the default SGD optimizer) or an optimizer")
-    dev = _resolve_device(net, device)
-    params = _params(net)
+    dev = training_device(net, device)
+    params = trainable_params(net)
     if optimizer is None:
         optimizer = torch.optim.SGD(params, lr=lr)
-    show = in_notebook()
-    live = None
-    if plot if plot is not None else show:
-        legend = ["train ppl", "val ppl"] if val_iter is not None else ["train ppl"]
-        live = LivePlot(xlabel="epoch", ylabel="perplexity", xlim=[1, epochs], legend=legend,
-                        display=None if plot is None else True)
-    bar = _progress_bar(progress if progress is not None else show, epochs, train_iter, "train_lm")
-    dtype = torch.float32 if dev.type == "mps" else torch.float64
+    dtype = accumulator_dtype(dev)
     history = History()
     checked = False
-    try:
+    display = TrainingDisplay("train_lm", epochs, train_iter, ("train_ppl", "val_ppl"),
+                              plot=plot, progress=progress, ylabel="perplexity")
+    with display:
         for epoch in range(epochs):
             t0 = time.perf_counter()
             if isinstance(net, nn.Module):
@@ -187,12 +171,11 @@ def train_lm(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if clip is not None:
-                    clip_gradients_(params, clip)
+                    nn.utils.clip_grad_norm_(params, clip)
                 optimizer.step()
                 total += loss.detach().to(dtype) * Y.numel()
                 tokens += Y.numel()
-                if bar is not None:
-                    bar.update(1)
+                display.batch_done()
             train_ppl = math.exp(total.item() / max(tokens, 1))
             train_time = time.perf_counter() - t0
             metrics = {"train_ppl": train_ppl}
@@ -201,15 +184,7 @@ def train_lm(
             metrics["tokens_per_sec"] = tokens / train_time
             metrics["epoch_time"] = time.perf_counter() - t0
             history.append(**metrics)
-            if bar is not None:
-                bar.set_postfix({k: f"{v:.2f}" for k, v in metrics.items() if k.endswith("ppl")})
-            if live is not None:
-                live.add(epoch + 1, [metrics["train_ppl"], metrics.get("val_ppl")])
-    finally:
-        if bar is not None:
-            bar.close()
-        if live is not None:
-            live.close()
+            display.epoch_done(epoch + 1, metrics)
     return history
 
 

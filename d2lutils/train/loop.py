@@ -1,4 +1,4 @@
-"""`fit`: the classification training loop used throughout the course."""
+"""`fit`: the training loop for classifiers (and regression) used throughout the course."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from d2lutils.device import device as default_device
-from d2lutils.plot import LivePlot, in_notebook
+from d2lutils.train.checks import checked_forward, checked_loss
 from d2lutils.train.metrics import History, accuracy, evaluate_accuracy
-from d2lutils.train.plumbing import evaluating, match_targets, mismatch
+from d2lutils.train.plumbing import (
+    TrainingDisplay,
+    accumulator_dtype,
+    evaluating,
+    match_targets,
+    training_device,
+)
 
 _INITS = {
     "xavier": nn.init.xavier_uniform_,
@@ -41,83 +46,6 @@ def init_weights(net: nn.Module, init: str | Callable[[nn.Module], None] | None)
             fn(m.weight)
 
     net.apply(apply)
-
-
-def first_layer(net: nn.Module) -> str:
-    """A short description of the first leaf module of `net` (for error messages)."""
-    for m in net.modules():
-        if not list(m.children()):
-            return repr(m)
-    return type(net).__name__
-
-
-_FORWARD_HINTS = {
-    "shape": "check that the data's shape matches what the first layer expects, e.g. add "
-             "nn.Flatten() before nn.Linear for images, or fix in_features/in_channels (or use "
-             "nn.LazyLinear).",
-    "dtype": "the layers hold float32 weights: convert the inputs with X.float() (uint8 "
-             "images: X.float() / 255), or the model with net.to(X.dtype).",
-    "index": "an index in the data is larger than the layer it selects from (an nn.Embedding "
-             "needs as many rows as there are tokens).",
-}
-
-
-def checked_forward(
-    net: Callable, X: torch.Tensor, raw: nn.Module, rows: int | None = None
-) -> torch.Tensor:
-    """Run the first forward pass (on the first `rows` rows of X, if given), explaining
-    PyTorch's shape, dtype and index errors in a ValueError chained to them; every other
-    error (out of memory, a device mismatch, a compiler failure, a bug) passes unchanged."""
-    try:
-        return net(X if rows is None else X[:rows])
-    except (RuntimeError, ValueError, IndexError) as err:
-        kind = mismatch(err)
-        if kind is None:
-            raise
-        raise ValueError(
-            f"the first batch does not fit the model: input shape {tuple(X.shape)} "
-            f"({X.dtype}), first layer {first_layer(raw)}.\n"
-            f"Hint: {_FORWARD_HINTS[kind]}\n"
-            f"PyTorch said: {err}"
-        ) from err
-
-
-def checked_loss(loss: Callable, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Compute the first batch's loss, explaining labels out of range and PyTorch's shape,
-    dtype and index errors; other errors pass unchanged. Labels equal to the loss's
-    `ignore_index` (-100 for CrossEntropyLoss) are not out of range."""
-    if (
-        isinstance(loss, nn.CrossEntropyLoss)
-        and not y.is_floating_point()
-        and y_hat.ndim == 2
-        and y.ndim == 1
-    ):
-        labels = y[y != loss.ignore_index]
-        classes = y_hat.shape[1]
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= classes):
-            low, high = int(y.min()), int(y.max())
-            raise ValueError(
-                f"labels range over [{low}, {high}] but the model outputs {classes} scores "
-                f"per example (shape {tuple(y_hat.shape)}). Hint: the last layer needs as many "
-                "outputs as there are classes"
-                + (f" (labels {loss.ignore_index} are ignored)." if low == loss.ignore_index
-                   else ".")
-            )
-    y = match_targets(loss, y_hat, y)
-    try:
-        out = loss(y_hat, y)
-    except (RuntimeError, ValueError, IndexError) as err:
-        if mismatch(err) is None:
-            raise
-        raise ValueError(
-            f"the loss cannot compare the model output {tuple(y_hat.shape)} ({y_hat.dtype}) "
-            f"with the labels {tuple(y.shape)} ({y.dtype}). Hint: CrossEntropyLoss expects "
-            "scores (B, C) and int64 labels (B,); MSELoss expects equal shapes.\n"
-            f"PyTorch said: {err}"
-        ) from err
-    if out.ndim > 0 and out.shape[0] != y.shape[0]:
-        raise ValueError(f"loss returned shape {tuple(out.shape)} for a batch of {y.shape[0]}")
-    return out
 
 
 BF16_CAPABILITY = (8, 0)  # Ampere: bf16 tensor cores; below it bf16 is only emulated
@@ -167,18 +95,6 @@ def use_channels_last(dev: torch.device, requested: bool) -> bool:
                       stacklevel=3)
         return False
     return bool(requested)
-
-
-def _progress_bar(enabled: bool, epochs: int, train_iter: Iterable, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    try:
-        total = epochs * len(train_iter)  # type: ignore[arg-type]
-    except TypeError:
-        total = None
-    return tqdm(total=total, desc=desc, unit="batch", leave=True)
 
 
 def fit(
@@ -234,11 +150,10 @@ def fit(
         raise ValueError("ReduceLROnPlateau is stepped per epoch, on a metric of the epoch; "
                          "use scheduler_step='epoch'")
     per_batch = scheduler is not None and scheduler_step == "batch"
-    dev = torch.device(device) if device is not None else default_device()
+    dev = training_device(net, device)
     loss_fn = loss if loss is not None else nn.CrossEntropyLoss()
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(dev)
-    net.to(dev)
     channels_last = use_channels_last(dev, channels_last)
     if channels_last:
         net.to(memory_format=torch.channels_last)
@@ -258,20 +173,12 @@ def fit(
         contextlib.nullcontext if amp_dtype is None
         else functools.partial(torch.autocast, dev.type, dtype=amp_dtype)
     )
-    show = in_notebook()
-    live = None
-    if plot if plot is not None else show:
-        live = LivePlot(
-            xlabel="epoch",
-            xlim=[1, epochs],
-            legend=["train loss", "train acc", "test acc"],
-            display=None if plot is None else True,
-        )
-    bar = _progress_bar(progress if progress is not None else show, epochs, train_iter, "fit")
     history = History()
-    acc_dtype = torch.float32 if dev.type == "mps" else torch.float64  # MPS has no float64
+    acc_dtype = accumulator_dtype(dev)
     checked, classify = False, True
-    try:
+    display = TrainingDisplay("fit", epochs, train_iter, ("train_loss", "train_acc", "test_acc"),
+                              plot=plot, progress=progress)
+    with display:
         for epoch in range(epochs):
             t0 = time.perf_counter()
             net.train()
@@ -308,8 +215,7 @@ def fit(
                         correct += accuracy(y_hat.detach(), y)
                 n += y.shape[0]
                 labels += y.numel()
-                if bar is not None:
-                    bar.update(1)
+                display.batch_done()
             train_loss, train_correct = loss_sum.item() / max(n, 1), correct.item()
             train_time = time.perf_counter() - t0
             metrics = {"train_loss": train_loss}
@@ -324,16 +230,5 @@ def fit(
             elif scheduler is not None and not per_batch:
                 scheduler.step()
             history.append(**metrics)
-            if bar is not None:
-                bar.set_postfix(
-                    {k: f"{v:.3f}" for k, v in metrics.items() if k.endswith(("loss", "acc"))}
-                )
-            if live is not None:
-                curves = ("train_loss", "train_acc", "test_acc")
-                live.add(epoch + 1, [metrics.get(k) for k in curves])
-    finally:
-        if bar is not None:
-            bar.close()
-        if live is not None:
-            live.close()
+            display.epoch_done(epoch + 1, metrics)
     return history

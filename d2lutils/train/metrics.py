@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from d2lutils.train.plumbing import evaluating, match_targets, model_device
+from d2lutils.train.plumbing import evaluating, match_targets, model_device, trainable_params
 
 
 class Timer:
@@ -124,42 +124,14 @@ class History(dict):
         return f"History({epochs} epochs; final: {shown})"
 
 
-def _params(net_or_params: Any) -> list[torch.Tensor]:
-    """Trainable tensors of a module, a d2l-style scratch model (`.params`) or an iterable."""
-    if isinstance(net_or_params, nn.Module):
-        params = net_or_params.parameters()
-    elif hasattr(net_or_params, "params"):
-        params = net_or_params.params
-    elif isinstance(net_or_params, torch.Tensor):
-        params = [net_or_params]
-    else:
-        params = net_or_params
-    return [p for p in params if p.requires_grad]
-
-
-def clip_gradients_(params: list[torch.Tensor], theta: float) -> torch.Tensor:
-    """Scale gradients so their global L2 norm is at most `theta`; return the norm (a tensor).
-
-    Same rule as ``torch.nn.utils.clip_grad_norm_``: multiply by ``min(1, theta/(norm+1e-6))``,
-    done on the device without a host sync.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    scale = torch.clamp(theta / (norm + 1e-6), max=1.0)
-    for g in grads:
-        g.mul_(scale.to(g.dtype))
-    return norm
-
-
 def grad_clipping(net_or_params: Any, theta: float) -> float:
     """Clip the global L2 norm of the gradients to `theta`; return the norm before clipping.
 
-    Accepts a module, a scratch model with `.params`, or an iterable of tensors. Matches
-    ``torch.nn.utils.clip_grad_norm_(params, theta)`` (value and clipped gradients).
+    Accepts a module, a scratch model with `.params`, or an iterable of tensors, and calls
+    ``torch.nn.utils.clip_grad_norm_`` on their trainable tensors (notebook 08 writes the
+    same rule out: scale by ``min(1, theta / norm)``).
     """
-    return float(clip_gradients_(_params(net_or_params), theta))
+    return float(nn.utils.clip_grad_norm_(trainable_params(net_or_params), theta))
 
 
 def k_fold_indices(n: int, k: int, seed: int | None = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -1,17 +1,23 @@
-"""What `fit`, `train_lm` and the evaluation helpers share: targets, devices, eval mode."""
+"""What `fit`, `train_lm` and the evaluation helpers share.
+
+Devices (where to train, where a model lives), the accumulator dtype, the progress bar and
+live plot of a run, eval mode, matching targets to outputs, and telling PyTorch's "the
+data do not fit" errors from all others.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from d2lutils.device import device as default_device
+from d2lutils.plot import LivePlot, in_notebook
 
 # losses that compare output and target element by element, broadcasting unequal shapes
 _ELEMENTWISE = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.BCELoss,
@@ -29,6 +35,109 @@ def model_device(net: Any, fallback: torch.device | str | None = None) -> torch.
         if isinstance(t, torch.Tensor):
             return t.device
     return torch.device(fallback) if fallback is not None else default_device()
+
+
+def trainable_params(net_or_params: Any) -> list[torch.Tensor]:
+    """Trainable tensors of a module, a d2l-style scratch model (`.params`), a tensor or an
+    iterable of tensors."""
+    if isinstance(net_or_params, nn.Module):
+        params = net_or_params.parameters()
+    elif hasattr(net_or_params, "params"):
+        params = net_or_params.params
+    elif isinstance(net_or_params, torch.Tensor):
+        params = [net_or_params]
+    else:
+        params = net_or_params
+    return [p for p in params if p.requires_grad]
+
+
+def training_device(net: Any, device: torch.device | str | None) -> torch.device:
+    """Where `fit` and `train_lm` train, with a module moved there.
+
+    `device` if given; else `d2lutils.device()` for a module, and where the parameters
+    already are for a scratch model (which cannot be moved).
+    """
+    if device is not None:
+        dev = torch.device(device)
+    elif isinstance(net, nn.Module):
+        dev = default_device()
+    else:
+        dev = model_device(net)
+    if isinstance(net, nn.Module):
+        net.to(dev)
+    return dev
+
+
+def accumulator_dtype(dev: torch.device) -> torch.dtype:
+    """float64 for sums of losses over an epoch, float32 on MPS (which has no float64)."""
+    return torch.float32 if dev.type == "mps" else torch.float64
+
+
+class TrainingDisplay:
+    """The progress bar (tqdm) and live plot (`LivePlot`) of one training run.
+
+    Each is shown when asked (``plot``/``progress`` True) or, when None, only inside a
+    notebook kernel. `curves` names the History metrics drawn and shown on the bar; a curve
+    that a run does not record (test_acc without a test set) is left out of the plot.
+    Use as a context manager: leaving it draws the last points and closes the bar.
+    """
+
+    def __init__(
+        self,
+        desc: str,
+        epochs: int,
+        train_iter: Iterable,
+        curves: Sequence[str],
+        *,
+        plot: bool | None,
+        progress: bool | None,
+        ylabel: str | None = None,
+    ) -> None:
+        show = in_notebook()
+        self.epochs, self.curves, self.ylabel = epochs, list(curves), ylabel
+        self.plot = plot if plot is not None else show
+        self.display = None if plot is None else True  # None: LivePlot asks in_notebook()
+        self.live: LivePlot | None = None
+        self.bar = None
+        if progress if progress is not None else show:
+            self.bar = _progress_bar(epochs, train_iter, desc)
+
+    def batch_done(self) -> None:
+        """Advance the bar by one batch."""
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Show epoch `epoch` (1-based): the curves' values on the bar, a point per curve."""
+        shown = [name for name in self.curves if name in metrics]
+        if self.bar is not None:
+            self.bar.set_postfix({name: f"{metrics[name]:.4g}" for name in shown})
+        if self.plot:
+            if self.live is None:
+                self.live = LivePlot(xlabel="epoch", ylabel=self.ylabel, xlim=[1, self.epochs],
+                                     legend=[name.replace("_", " ") for name in shown],
+                                     display=self.display)
+            self.live.add(epoch, [metrics.get(name) for name in shown])
+
+    def __enter__(self) -> TrainingDisplay:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.live is not None:
+            self.live.close()
+
+
+def _progress_bar(epochs: int, train_iter: Iterable, desc: str) -> Any:
+    # tqdm.auto imports IPython (to pick the notebook widget): only when a bar is shown
+    from tqdm.auto import tqdm
+
+    try:
+        total = epochs * len(train_iter)  # type: ignore[arg-type]
+    except TypeError:
+        total = None
+    return tqdm(total=total, desc=desc, unit="batch", leave=True)
 
 
 def match_targets(loss: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
