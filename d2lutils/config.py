@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
+from d2lutils.device import device
+
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -57,8 +59,6 @@ def report(**metrics: Any) -> dict[str, float]:
     holds a path, one JSON line ``{"metrics": {...}, "device": "...", "quick": bool}``
     is appended to that file. Returns the metrics as a dict of floats.
     """
-    from d2lutils.device import device  # local import keeps config import-light
-
     values = {name: _to_float(name, value) for name, value in metrics.items()}
     for name, value in values.items():
         print(f"{name}: {_fmt(value)}")

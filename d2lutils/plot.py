@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 
 FMTS = ("-", "m--", "g-.", "r:")
 
@@ -29,6 +31,7 @@ def in_notebook() -> bool:
 
 def use_svg_display() -> None:
     """Show notebook figures as SVG (sharp at any zoom)."""
+    # matplotlib_inline imports IPython: only when a notebook figure format is asked for
     from matplotlib_inline import backend_inline
 
     backend_inline.set_matplotlib_formats("svg")
@@ -54,7 +57,16 @@ def _has_one_axis(X: Any) -> bool:
     )
 
 
-def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
+def set_axes(
+    axes: Axes,
+    xlabel: str | None,
+    ylabel: str | None,
+    xlim: Sequence[float] | None,
+    ylim: Sequence[float] | None,
+    xscale: str,
+    yscale: str,
+    legend: Sequence[str] | None,
+) -> None:
     """Configure labels, limits, scales, legend and grid of one matplotlib Axes."""
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
@@ -79,8 +91,8 @@ def plot(
     yscale: str = "linear",
     fmts: Sequence[str] = FMTS,
     figsize: tuple[float, float] = (3.5, 2.5),
-    axes=None,
-):
+    axes: Axes | None = None,
+) -> Axes:
     """Plot one or several curves (d2l semantics); returns the Axes.
 
     ``plot(y)`` plots y against its index; ``plot(x, [y1, y2])`` plots several curves over
@@ -168,7 +180,7 @@ class LivePlot:
         display: bool | None = None,
         fmts: Sequence[str] = FMTS,
         min_interval: float = 0.2,
-    ):
+    ) -> None:
         self.legend = list(legend) if legend else []
         self.fmts = fmts
         self.min_interval = min_interval
@@ -225,7 +237,7 @@ class LivePlot:
         self._dirty = False
         if not self.display:
             return
-        from IPython import display as ipd
+        from IPython import display as ipd  # display is True: a kernel (or a test) has IPython
 
         if self._handle is None:
             self._handle = ipd.display(self.fig, display_id=True)
@@ -237,7 +249,7 @@ class LivePlot:
         if self.display and self._dirty:
             self.show()
 
-    def savefig(self, path, **kwargs) -> None:
+    def savefig(self, path: str | os.PathLike, **kwargs: Any) -> None:
         """Draw the recorded curves and save the figure (PNG, SVG, ... by extension)."""
         self.draw()
         self.fig.savefig(path, **kwargs)
