@@ -37,7 +37,7 @@ from e2e_helpers import (
 )
 
 from d2lutils.data import REGISTRY
-from d2lutils.data.sources import check_file
+from d2lutils.data.verify import check_file
 
 COLAB_URL = "git+https://github.com/d2l-course/d2l-course"
 INSTALL_LINE = re.compile(r'%pip install -q "(d2lutils @ (git\+[^"\s]+))"')

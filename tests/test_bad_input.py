@@ -31,7 +31,7 @@ from torch import nn
 import d2lutils
 from d2lutils import data, train
 from d2lutils.data import REGISTRY, DataError, sources
-from d2lutils.data.sources import check_file
+from d2lutils.data.verify import STAMP, check_file
 
 SMALL = ("time_machine", "kaggle_house", "airfoil")
 REAL_ROOT = data.data_root()  # read at import, before any test changes the environment
@@ -50,15 +50,18 @@ def sha(path: Path) -> str:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under `folder` (hidden ones too): relative path -> sha256."""
+    """Every file under `folder` (hidden ones too) but the verified-stamps: path -> sha256."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): sha(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != STAMP}
 
 
 def leftovers(folder: Path) -> list[str]:
     """Temporary files or folders (``.name...``) that a failed fetch might have left."""
-    return [str(p.relative_to(folder)) for p in folder.rglob(".*")] if folder.exists() else []
+    if not folder.exists():
+        return []
+    return [str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != STAMP]
 
 
 @pytest.fixture

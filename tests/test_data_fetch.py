@@ -21,7 +21,16 @@ import numpy as np
 import pytest
 
 import d2lutils
-from d2lutils.data import REGISTRY, DataError, data_root, dataset_dir, fetch, is_standin, sources
+from d2lutils.data import (
+    REGISTRY,
+    DataError,
+    data_root,
+    dataset_dir,
+    fetch,
+    is_standin,
+    sources,
+    verify,
+)
 from d2lutils.data.registry import Dataset, FileSpec
 
 # Real files for the tests that need them: from the mirror the test run was given (make test:
@@ -158,11 +167,11 @@ def offline(monkeypatch, tmp_path, dead_url):
 
 
 def leftovers(root: Path) -> list[str]:
-    """Every file, and every hidden (temporary) entry, under `root`."""
+    """Every file, and every hidden (temporary) entry, under `root`, but the verified-stamps."""
     if not root.exists():
         return []
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() or p.name.startswith("."))
+                  if (p.is_file() or p.name.startswith(".")) and p.name != verify.STAMP)
 
 
 def add_dataset(monkeypatch, *files: FileSpec, name: str = "tiny", **kwargs) -> Dataset:
@@ -351,7 +360,7 @@ def test_real_file_from_directory_mirror_and_corruption(monkeypatch, capsys, tmp
     (tmp_path / "mirror" / "timemachine.txt").symlink_to(real_file("time_machine", spec, tmp_path))
     monkeypatch.setenv("D2L_DATA_MIRROR", str(tmp_path / "mirror"))
     path = fetch("time_machine") / "timemachine.txt"
-    assert sources.check_file(path, spec.checksum) is None
+    assert verify.check_file(path, spec.checksum) is None
     original = path.read_bytes()
 
     # a corrupted file in the data root is detected, deleted and fetched again
@@ -381,7 +390,7 @@ def test_debian_folder_fallback_for_fashion_mnist(monkeypatch, tmp_path):
     assert sorted(leftovers(data_root())) == sorted(
         f"FashionMNIST/{f.name}" for f in ds.files)
     for spec in ds.files:  # stored decompressed; sha256 of the idx content
-        assert sources.check_file(folder / spec.name, spec.checksum) is None
+        assert verify.check_file(folder / spec.name, spec.checksum) is None
     header = (folder / "raw" / "t10k-labels-idx1-ubyte").read_bytes()[:8]
     assert header == bytes([0, 0, 8, 1, 0, 0, 0x27, 0x10])  # idx1, uint8, 10000 labels
 
@@ -473,7 +482,7 @@ def test_cifar_archive_right(monkeypatch, server, cifar_src, capsys):
     use_cifar(monkeypatch, md5s, archive)
     serve_archive(monkeypatch, server, archive)
     folder = fetch("cifar10", progress=False)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(CIFAR_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(CIFAR_FILES + [verify.STAMP])
     for name, data in files.items():
         assert (folder / name).read_bytes() == data
     assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}" for n in CIFAR_FILES)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
 import os
 import shutil
 import tarfile
@@ -21,10 +20,10 @@ from pathlib import Path
 
 import platformdirs
 
+from d2lutils.data import verify
 from d2lutils.data.registry import REGISTRY, Archive, Dataset, FileSpec
 
 STANDIN_MARKER = "STANDIN.txt"
-_VERIFIED: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, checksum) seen good
 
 
 class DataError(RuntimeError):
@@ -69,24 +68,6 @@ def is_standin(name: str = "cifar10") -> bool:
     return (dataset_dir(name) / STANDIN_MARKER).exists()
 
 
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file, read in 1 MiB blocks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def check_file(path: Path, checksum: str) -> str | None:
-    """None if `path` matches ``"<algorithm>:<hex>"``, else a sentence saying how it differs."""
-    algorithm, expected = checksum.split(":", 1)
-    actual = file_digest(path, algorithm)
-    if actual == expected:
-        return None
-    return f"checksum mismatch: {algorithm} {actual} != expected {expected}"
-
-
 def _writable_error(path: Path, err: OSError) -> DataError:
     return DataError(
         f"cannot write to {path} ({err.strerror or err}). The data root {data_root()} must be "
@@ -94,28 +75,15 @@ def _writable_error(path: Path, err: OSError) -> DataError:
     )
 
 
-def _verifies(path: Path, checksum: str) -> bool:
-    """True if `path` exists and matches `checksum` (each file is hashed once per process)."""
-    return _problem(path, checksum) is None
+def _verifies(folder: Path, spec: FileSpec) -> bool:
+    """True if the file `spec` in `folder` verifies (hashed only if not recorded as good)."""
+    return verify.problem(folder, spec.name, spec.checksum) is None
 
 
-def _problem(path: Path, checksum: str) -> str | None:
-    """None if `path` verifies, else why not ("missing" or a checksum mismatch)."""
-    if not path.is_file():
-        return "missing"
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns, checksum)
-    if key in _VERIFIED:
-        return None
-    problem = check_file(path, checksum)
-    if problem is None:
-        _VERIFIED.add(key)
-    return problem
-
-
-def _is_good(path: Path, checksum: str) -> bool:
-    """True if `path` exists and verifies. A file that fails is deleted (and said so)."""
-    problem = _problem(path, checksum)
+def _is_good(folder: Path, spec: FileSpec) -> bool:
+    """True if the file `spec` in `folder` verifies. A file that fails is deleted (said so)."""
+    path = folder / spec.name
+    problem = verify.problem(folder, spec.name, spec.checksum)
     if problem in (None, "missing"):
         return problem is None
     try:
@@ -170,10 +138,12 @@ def _obtain(source: str, dest: Path, checksum: str, gzipped: bool, progress: boo
         raise _SourceFailed("not there")
     part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
     raw = part.with_name(part.name + ".gz") if gzipped else part
+    checked = False
     try:
         if is_url:
-            # a gzipped download is checked after decompression, below
+            # pooch checks what it downloads; a gzipped file is checked decompressed, below
             _download(source, raw, None if gzipped else checksum, progress)
+            checked = not gzipped
         else:
             try:
                 original = open(source, "rb")
@@ -187,7 +157,7 @@ def _obtain(source: str, dest: Path, checksum: str, gzipped: bool, progress: boo
                     shutil.copyfileobj(src, out, 1 << 20)
             except (OSError, EOFError) as err:
                 raise _SourceFailed(f"not a valid gzip file ({err}); the copy was deleted") from err
-        problem = check_file(part, checksum)
+        problem = None if checked else verify.check_file(part, checksum)
         if problem:
             raise _SourceFailed(f"{problem}; the copy was deleted")
         os.replace(part, dest)
@@ -214,6 +184,7 @@ def _fetch_file(ds: Dataset, spec: FileSpec, folder: Path, progress: bool) -> No
     for source in sources:
         try:
             _obtain(source, folder / spec.name, spec.checksum, spec.gzip, progress)
+            verify.record(folder, {spec.name: spec.checksum})  # verified: no second hash
             return
         except _SourceFailed as why:
             tried.append(f"{source}: {why}")
@@ -272,9 +243,10 @@ def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) 
                 member = extracted / spec.name
                 if not member.is_file():
                     raise _SourceFailed(f"{spec.name} is missing from the archive")
-                problem = check_file(member, spec.checksum)
+                problem = verify.check_file(member, spec.checksum)
                 if problem:
                     raise _SourceFailed(f"{spec.name} in the archive: {problem}")
+            verify.record(extracted, {spec.name: spec.checksum for spec in ds.files})
             swap_folder(extracted, folder)  # a stand-in or a partial copy is replaced
             return
         except _SourceFailed as why:
@@ -307,7 +279,7 @@ def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) ->
         # archive has been fetched and verified: _fetch_archive swaps the folder only then
         missing = list(ds.files)
     else:
-        missing = [f for f in ds.files if not _is_good(folder / f.name, f.checksum)]
+        missing = [f for f in ds.files if not _is_good(folder, f)]
     if not missing:
         return folder
     try:

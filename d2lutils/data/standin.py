@@ -68,7 +68,7 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
         if standin_is_whole(folder):
             return folder
         print(f"{folder}: the CIFAR-10 stand-in is incomplete or damaged; writing it again.")
-    elif folder.exists() and all(_verifies(folder / f.name, f.checksum) for f in ds.files):
+    elif folder.exists() and all(_verifies(folder, f) for f in ds.files):
         return folder  # the real data: never overwrite it
     folder.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
