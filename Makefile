@@ -14,12 +14,13 @@ NOTEBOOKS ?=
 # Two pytest workers on a 2-core machine: one BLAS thread each.
 TEST_WORKERS ?= 2
 
-.PHONY: help install data core-data test-data lab test lint course bench clean distclean \
-	e2e e2e-tools chromium
+.PHONY: help install data core-data test-data lab test test-lowest lint course bench clean \
+	distclean e2e e2e-tools chromium
 
 help:
 	@echo "make lab        open the course in JupyterLab (installs and fetches data first)"
 	@echo "make test       ruff, unit tests and every notebook in quick mode"
+	@echo "make test-lowest  the unit tests with the oldest versions pyproject.toml allows"
 	@echo "make e2e        end-to-end: fresh-venv (Colab-like) install, JupyterLab in"
 	@echo "                headless Chromium, identical results on re-runs (slow)"
 	@echo "make data       fetch every dataset (or DATASETS=\"fashion_mnist kaggle_house\")"
@@ -36,10 +37,42 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,lab]'
 	$(BIN)/python -m pip install -q --no-deps 'd2l==1.0.3'
 	$(BIN)/python -c "import d2lutils, d2l.torch; print('installed d2lutils and d2l', d2l.__version__)"
 	touch $@
+
+# The oldest versions the course promises (every runtime dependency at its `>=` bound, on the
+# lowest Python of requires-python), derived from pyproject.toml by tools/lowest_requirements.py
+# so that no range is promised untested. The test tools themselves are current. Python is
+# found as pythonX.Y on PATH or under pyenv; LOWEST_PYTHON=/path/to/python overrides.
+LOWEST_VENV ?= .venv-lowest
+LOWEST_PYTHON ?=
+LOWEST_STAMP := $(LOWEST_VENV)/.installed
+
+$(LOWEST_STAMP): pyproject.toml tools/lowest_requirements.py | $(STAMP)
+	@v=$$($(BIN)/python tools/lowest_requirements.py --python); py="$(LOWEST_PYTHON)"; \
+	if [ -z "$$py" ]; then \
+	  for c in python$$v $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/$$v.*/bin/python$$v \
+	      2>/dev/null); do "$$c" -c "" 2>/dev/null && { py=$$c; break; }; done; \
+	fi; \
+	if [ -z "$$py" ]; then echo "make test-lowest needs Python $$v (the lowest of" \
+	  "requires-python): install it or set LOWEST_PYTHON=/path/to/python$$v" >&2; exit 1; fi; \
+	echo "lowest versions on $$("$$py" --version)"; \
+	rm -rf $(LOWEST_VENV) && "$$py" -m venv $(LOWEST_VENV)
+	$(BIN)/python tools/lowest_requirements.py > $(LOWEST_VENV)/lowest.txt
+	$(LOWEST_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOWEST_VENV)/bin/python -m pip install -q -c $(LOWEST_VENV)/lowest.txt -e '.[dev]'
+	$(LOWEST_VENV)/bin/python -m pip check  # before d2l, whose own pins are not ours
+	$(LOWEST_VENV)/bin/python -m pip install -q --no-deps 'd2l==1.0.3'
+	$(LOWEST_VENV)/bin/python -m pip list --format=freeze > $(LOWEST_VENV)/installed.txt
+	touch $@
+
+test-lowest: $(LOWEST_STAMP) test-data
+	@grep -i -E "^(torch|torchvision|numpy|pandas|matplotlib)==" $(LOWEST_VENV)/installed.txt \
+	  | tr '\n' ' '; echo
+	OMP_NUM_THREADS=1 D2L_QUICK=1 $(LOWEST_VENV)/bin/python -m pytest -n $(TEST_WORKERS) \
+		--dist loadfile -p no:cacheprovider tests
 
 data: install
 	$(BIN)/python -m d2lutils.data fetch $(if $(DATASETS),$(DATASETS),$(CORE_DATASETS) cifar10)
@@ -108,4 +141,4 @@ clean:
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) $(LOWEST_VENV) *.egg-info
