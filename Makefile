@@ -14,8 +14,8 @@ NOTEBOOKS ?=
 # Two pytest workers on a 2-core machine: one BLAS thread each.
 TEST_WORKERS ?= 2
 
-.PHONY: help install data core-data test-data lab test test-lowest lint course bench clean \
-	distclean e2e e2e-tools chromium
+.PHONY: help install install-lowest data core-data test-data lab test test-lowest lint course \
+	bench clean distclean e2e e2e-tools chromium
 
 help:
 	@echo "make lab        open the course in JupyterLab (installs and fetches data first)"
@@ -67,6 +67,8 @@ $(LOWEST_STAMP): pyproject.toml tools/lowest_requirements.py | $(STAMP)
 	$(LOWEST_VENV)/bin/python -m pip install -q --no-deps 'd2l==1.0.3'
 	$(LOWEST_VENV)/bin/python -m pip list --format=freeze > $(LOWEST_VENV)/installed.txt
 	touch $@
+
+install-lowest: $(LOWEST_STAMP)
 
 test-lowest: $(LOWEST_STAMP) test-data
 	@grep -i -E "^(torch|torchvision|numpy|pandas|matplotlib)==" $(LOWEST_VENV)/installed.txt \
