@@ -553,8 +553,40 @@ def test_cifar_member_missing(monkeypatch, server, cifar_src):
     expect_refused("test_batch is missing from the archive")
 
 
+@pytest.fixture(params=["data filter", "own extraction"])
+def extraction(request, monkeypatch):
+    """Both ways of extracting: tarfile's "data" filter, and the copy loop of older Pythons."""
+    has_filter = hasattr(tarfile, "data_filter")
+    if request.param == "data filter" and not has_filter:
+        pytest.skip("this Python's tarfile has no extraction filters")
+    if request.param == "own extraction" and has_filter:
+        monkeypatch.delattr(tarfile, "data_filter")
+    calls = []
+    real = tarfile.TarFile.extractall
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs.get("filter"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", spy)
+    return request.param, calls
+
+
+def test_cifar_archive_extraction(monkeypatch, server, cifar_src, extraction):
+    files, md5s = cifar_src
+    archive = make_archive(files)
+    use_cifar(monkeypatch, md5s, archive)
+    serve_archive(monkeypatch, server, archive)
+    folder = fetch("cifar10", progress=False)
+    assert all((folder / n).read_bytes() == data for n, data in files.items())
+    assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}" for n in CIFAR_FILES)
+    way, calls = extraction
+    assert calls == (["data"] if way == "data filter" else [])  # the library where it exists
+
+
 @pytest.mark.parametrize("evil", ["../evil", PREFIX + "../../evil", "absolute"])
-def test_cifar_unsafe_member_path_is_refused(monkeypatch, server, cifar_src, tmp_path, evil):
+def test_cifar_unsafe_member_path_is_refused(monkeypatch, server, cifar_src, tmp_path, evil,
+                                             extraction):
     files, md5s = cifar_src
     if evil == "absolute":  # inside tmp_path, so that a broken check cannot write elsewhere
         evil = str(tmp_path / "outside" / "evil")
@@ -567,8 +599,8 @@ def test_cifar_unsafe_member_path_is_refused(monkeypatch, server, cifar_src, tmp
     assert not [p for p in tmp_path.rglob("*evil*")]
 
 
-@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE])
-def test_cifar_link_member_is_refused(monkeypatch, server, cifar_src, kind):
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE])
+def test_cifar_link_member_is_refused(monkeypatch, server, cifar_src, kind, extraction):
     files, md5s = cifar_src
     info = tarfile.TarInfo(PREFIX + "readme.html")
     info.type, info.linkname = kind, "/etc/passwd" if kind == tarfile.SYMTYPE else PREFIX + "x"

@@ -13,7 +13,6 @@ from d2lutils.data.sources import (
     fetch,
     get_dataset,
     is_standin,
-    safe_extract,
 )
 from d2lutils.data.standin import write_cifar10_standin
 from d2lutils.data.tables import airfoil, airfoil_tensors, kaggle_house, synthetic_linear
@@ -52,6 +51,6 @@ __all__ = [
     "dataset_dir", "fashion_mnist", "fashion_mnist_dataset", "fashion_mnist_labels",
     "fashion_mnist_tensors", "fetch", "get_dataset", "is_standin", "kaggle_house", "load_array",
     "load_corpus_time_machine", "preprocess", "random_crop", "random_flip", "read_time_machine",
-    "read_time_machine_text", "safe_extract", "seq_data_iter_random", "seq_data_iter_sequential",
+    "read_time_machine_text", "seq_data_iter_random", "seq_data_iter_sequential",
     "synthetic_linear", "time_machine", "tokenize", "write_cifar10_standin",
 ]
