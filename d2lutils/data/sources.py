@@ -16,6 +16,7 @@ import shutil
 import tarfile
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -221,22 +222,42 @@ def _extract(archive: Path, dest: Path) -> None:
                     shutil.copyfileobj(src, out, 1 << 20)
 
 
-def swap_folder(new: Path, folder: Path) -> None:
+def swap_folder(new: Path, folder: Path, already_done: Callable[[], bool]) -> None:
     """Put the folder `new` in the place of `folder`; an old `folder` is deleted after.
 
-    If the move fails, the old folder is put back, so it is never lost to a failed swap.
+    Another process may be doing the same (two notebooks fetching at once): whenever
+    `already_done()` says that `folder` now holds a good copy, that copy is kept and `new`
+    is not moved. A move that fails for another reason puts the old folder back.
     """
-    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
-    if folder.exists():
-        os.replace(folder, old)
-    try:
-        os.replace(new, folder)
-    except OSError:
-        if old.exists() and not folder.exists():
-            os.replace(old, folder)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
+    for _ in range(3):
+        if already_done():
+            return
+        old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
+        try:
+            try:
+                os.replace(folder, old)
+            except FileNotFoundError:  # nothing there (or another process moved it first)
+                pass
+            try:
+                os.replace(new, folder)
+                return
+            except OSError as err:
+                if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    continue  # another process moved its copy in meanwhile: look at it
+                if old.exists() and not folder.exists():
+                    os.replace(old, folder)
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    if not already_done():
+        raise DataError(f"{folder} kept changing while another process wrote it; run the "
+                        "same command again once that process has finished.")
+
+
+def _holds_verified(ds: Dataset, folder: Path) -> bool:
+    """True if `folder` holds every file of `ds`, verified (not a stand-in)."""
+    return (not (folder / STANDIN_MARKER).exists()
+            and all(_verifies(folder, spec) for spec in ds.files))
 
 
 def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) -> None:
@@ -258,7 +279,9 @@ def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) 
                 if problem:
                     raise _SourceFailed(f"{spec.name} in the archive: {problem}")
             verify.record(extracted, {spec.name: spec.checksum for spec in ds.files})
-            swap_folder(extracted, folder)  # a stand-in or a partial copy is replaced
+            # a stand-in or a partial copy is replaced; a copy another process just put
+            # there is kept
+            swap_folder(extracted, folder, lambda: _holds_verified(ds, folder))
             return
         except _SourceFailed as why:
             tried.append(f"{source}: {why}")

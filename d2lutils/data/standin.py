@@ -68,7 +68,7 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
         if standin_is_whole(folder):
             return folder
         print(f"{folder}: the CIFAR-10 stand-in is incomplete or damaged; writing it again.")
-    elif folder.exists() and all(_verifies(folder, f) for f in ds.files):
+    elif _is_real(folder):
         return folder  # the real data: never overwrite it
     folder.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -86,10 +86,17 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
         with open(staging / "batches.meta", "wb") as f:
             pickle.dump(meta, f, protocol=2)
         (staging / STANDIN_MARKER).write_text(MARKER_TEXT)
-        swap_folder(staging, folder)  # a damaged stand-in or an incomplete copy is replaced
+        # a damaged stand-in or an incomplete copy is replaced; a whole stand-in (or the real
+        # data) that another process just put there is kept
+        swap_folder(staging, folder, lambda: standin_is_whole(folder) or _is_real(folder))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _is_real(folder: Path) -> bool:
+    marker = (folder / STANDIN_MARKER).exists()
+    return not marker and all(_verifies(folder, f) for f in get_dataset("cifar10").files)
 
 
 def standin_is_whole(folder: Path) -> bool:

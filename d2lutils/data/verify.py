@@ -39,19 +39,22 @@ def check_file(path: Path, checksum: str) -> str | None:
 def problem(folder: Path, name: str, checksum: str) -> str | None:
     """None if ``folder / name`` verifies (recorded, or hashed now), else "missing" or why not."""
     path = folder / name
-    if not path.is_file():
+    try:
+        st = path.stat()
+        if not path.is_file():
+            return "missing"
+        key = (str(path), st.st_size, st.st_mtime_ns, checksum)
+        if key in _VERIFIED:
+            return None
+        if _read(folder).get(name) == _entry(st, checksum):
+            _VERIFIED.add(key)
+            return None
+        why = check_file(path, checksum)
+        if why is None:
+            record(folder, {name: checksum})
+        return why
+    except FileNotFoundError:  # not there, or moved away meanwhile by another process
         return "missing"
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns, checksum)
-    if key in _VERIFIED:
-        return None
-    if _read(folder).get(name) == _entry(st, checksum):
-        _VERIFIED.add(key)
-        return None
-    why = check_file(path, checksum)
-    if why is None:
-        record(folder, {name: checksum})
-    return why
 
 
 def record(folder: Path, checksums: dict[str, str]) -> None:
@@ -62,7 +65,10 @@ def record(folder: Path, checksums: dict[str, str]) -> None:
     """
     files = _read(folder)
     for name, checksum in checksums.items():
-        st = (folder / name).stat()
+        try:
+            st = (folder / name).stat()
+        except FileNotFoundError:  # deleted meanwhile: nothing to record
+            continue
         files[name] = _entry(st, checksum)
         _VERIFIED.add((str(folder / name), st.st_size, st.st_mtime_ns, checksum))
     part = folder / f".{STAMP}.{uuid.uuid4().hex[:8]}.part"
