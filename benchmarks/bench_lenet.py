@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--d2l-threads", type=int, default=None,
                         help="intra-op threads for the d2l side only (default: as --threads)")
     args = parser.parse_args(argv)
+    # fit would tune glibc's allocator at its first call on the CPU; tune it before either
+    # side runs, so that both train with it (D2L_TUNE_MALLOC=0: neither does)
+    tuned = d2lutils.tune_cpu_allocator()
     dev = torch.device(args.device) if args.device else d2lutils.device()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else cpu_name}, "
           f"{os.cpu_count()} cores, torch threads {threads}), "
           f"torch {torch.__version__}; d2lutils options {options}; glibc allocator tuned "
-          f"for both sides (d2lutils.tune_cpu_allocator): {d2lutils.tune_cpu_allocator()}")
+          f"for both sides (d2lutils.tune_cpu_allocator): {tuned}")
     results: dict[str, list[tuple[float, float, float]]] = {"d2l": [], "d2lutils": []}
     starts: dict[str, dict[str, torch.Tensor]] = {}
     for r in range(args.repeats):

@@ -115,9 +115,11 @@ def tune_cpu_allocator() -> bool:
     ``MALLOC_TRIM_THRESHOLD_`` would) keeps those blocks in the process: 0-10 faults per
     step. The price is that the process keeps up to 1 GiB of freed memory.
 
-    ``import d2lutils`` calls this once; ``D2L_TUNE_MALLOC=0`` in the environment leaves
-    glibc's defaults. It changes nothing on macOS, Windows or a C library other than glibc,
-    and returns whether the settings were applied.
+    `fit` and `train_lm` call this when they start training on the CPU (only the first call
+    in a process does anything); call it yourself to tune a process that trains otherwise.
+    ``D2L_TUNE_MALLOC=0`` in the environment leaves glibc's defaults. It changes nothing on
+    macOS, Windows or a C library other than glibc, and returns whether the settings were
+    applied.
     """
     if os.environ.get("D2L_TUNE_MALLOC", "1").strip().lower() in ("0", "false", "no"):
         return False

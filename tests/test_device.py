@@ -116,17 +116,35 @@ def test_set_seed_keeps_cudnn_autotuning_unless_determinism_is_asked_for(cudnn_f
 
 
 _FAULTS = """
-import resource, torch, d2lutils
+import ctypes, resource, torch
+calls = []
+class Spy(ctypes.CDLL):  # records every lookup of mallopt in the C library
+    def __getattr__(self, name):
+        if name == "mallopt":
+            calls.append(name)
+        return super().__getattr__(name)
+ctypes.CDLL = Spy
+import d2lutils
+from d2lutils import train
+
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-per_alloc = []
-for _ in range(12):  # allocate, touch and free 64 MiB, as a big activation tensor would be
-    before = faults()
-    t = torch.empty(16 << 20)
-    t.fill_(1.0)
-    del t
-    per_alloc.append(faults() - before)
-print(d2lutils.tune_cpu_allocator(), min(per_alloc[2:]))
+
+def per_alloc():  # allocate, touch and free 64 MiB, as a big activation tensor would be
+    counts = []
+    for _ in range(12):
+        before = faults()
+        t = torch.empty(16 << 20)
+        t.fill_(1.0)
+        del t
+        counts.append(faults() - before)
+    return min(counts[2:])
+
+imported = per_alloc()
+X, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+train.fit(torch.nn.Linear(4, 2), [(X, y)], None, epochs=1, lr=0.1, device="cpu", plot=False,
+          progress=False)
+print(imported, per_alloc(), len(calls), d2lutils.tune_cpu_allocator())
 """
 
 
@@ -134,13 +152,16 @@ print(d2lutils.tune_cpu_allocator(), min(per_alloc[2:]))
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
 )
 @pytest.mark.parametrize("setting", ["1", "0"])
-def test_tune_cpu_allocator_stops_the_page_faults(setting):
-    """With the tuning, a freed 64 MiB block is reused; without it, its pages fault in anew."""
-    env = {**os.environ, "D2L_TUNE_MALLOC": setting}
+def test_fit_on_the_cpu_tunes_the_allocator_and_stops_the_page_faults(setting):
+    """Import changes nothing; fit on the CPU tunes glibc, and then a freed 64 MiB block is
+    reused instead of faulting its pages in anew. D2L_TUNE_MALLOC=0 opts out."""
+    env = {**os.environ, "D2L_TUNE_MALLOC": setting, "D2L_DEVICE": "cpu"}
     out = subprocess.run([sys.executable, "-c", _FAULTS], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    tuned, faults = out[0] == "True", int(out[1])
+    imported, trained, mallopt_calls, tuned = int(out[0]), int(out[1]), int(out[2]), out[3]
+    # glibc maps blocks over 32 MiB fresh every time: 16,384 pages (32 with huge pages)
+    assert imported >= 16  # import d2lutils did not touch the allocator
     if setting == "1":
-        assert tuned and faults <= 2
-    else:  # glibc maps blocks over 32 MiB fresh every time: 16,384 pages (32 with huge pages)
-        assert not tuned and faults >= 16
+        assert tuned == "True" and mallopt_calls == 1 and trained <= 2
+    else:
+        assert tuned == "False" and mallopt_calls == 0 and trained >= 16

@@ -49,7 +49,12 @@ def _state_batch(state: Any) -> int | None:
 def _eval_device(net: Any, device: torch.device | str | None) -> torch.device:
     """Where `perplexity` and `predict_lm` run: `device` (a module is moved there), else
     where the model's parameters are (it is not moved)."""
-    return model_device(net) if device is None else training_device(net, device)
+    if device is None:
+        return model_device(net)
+    dev = torch.device(device)
+    if isinstance(net, nn.Module):
+        net.to(dev)
+    return dev
 
 
 def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from d2lutils.device import device as default_device
+from d2lutils.device import tune_cpu_allocator
 from d2lutils.plot import LivePlot, in_notebook
 
 # losses that compare output and target element by element, broadcasting unequal shapes
@@ -55,7 +56,8 @@ def training_device(net: Any, device: torch.device | str | None) -> torch.device
     """Where `fit` and `train_lm` train, with a module moved there.
 
     `device` if given; else `d2lutils.device()` for a module, and where the parameters
-    already are for a scratch model (which cannot be moved).
+    already are for a scratch model (which cannot be moved). Training on the CPU turns on
+    `tune_cpu_allocator` (once per process; ``D2L_TUNE_MALLOC=0`` leaves glibc alone).
     """
     if device is not None:
         dev = torch.device(device)
@@ -65,6 +67,8 @@ def training_device(net: Any, device: torch.device | str | None) -> torch.device
         dev = model_device(net)
     if isinstance(net, nn.Module):
         net.to(dev)
+    if dev.type == "cpu":
+        tune_cpu_allocator()
     return dev
 
 
