@@ -338,6 +338,38 @@ def test_fit_channels_last_on_the_cpu_changes_the_layout_not_the_results():
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
+def test_fit_compile_trains_and_evaluates_the_compiled_model(monkeypatch):
+    """compile=True: batches and the test set go through torch.compile's module (faked here:
+    a real compile takes longer than this whole file); the weights are the net's own."""
+    calls = []
+
+    class Compiled(nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self._orig_mod = net
+
+        def forward(self, X):
+            calls.append(self.training)
+            return self._orig_mod(X)
+
+    monkeypatch.setattr(torch, "compile", lambda net, *args, **kwargs: Compiled(net))
+    torch.manual_seed(0)
+    train = TensorLoader(*_blobs(128, 0), batch_size=32, device=CPU)
+    net = nn.Linear(2, 3)
+    h = fit(net, train, train, epochs=2, lr=0.5, compile=True, **QUIET)
+    assert calls == ([True] * 4 + [False] * 4) * 2  # 4 training batches, then 4 evaluated
+    assert h.final["test_acc"] == evaluate_accuracy(net, train)
+
+
+def test_fit_amp_off_cuda_warns_and_trains_in_float32():
+    torch.manual_seed(0)
+    train = TensorLoader(*_blobs(128, 0), batch_size=32, device=CPU)
+    net = nn.Linear(2, 3)
+    with pytest.warns(UserWarning, match="amp=True is only used on CUDA"):
+        h = fit(net, train, None, epochs=2, lr=0.5, amp=True, **QUIET)
+    assert h.train_loss[-1] < h.train_loss[0] and net.weight.dtype == torch.float32
+
+
 def test_fit_wrong_input_shape_is_explained():
     train = TensorLoader(torch.rand(8, 1, 28, 28), torch.zeros(8, dtype=torch.long),
                          batch_size=4, device=CPU)
