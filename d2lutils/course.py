@@ -55,20 +55,21 @@ def read_reports(path: Path) -> tuple[dict[str, float], str | None, bool | None]
     return metrics, device, quick
 
 
-def _kernel_manager(socket_dir: str):
-    """A kernel manager whose kernel talks over local sockets (IPC) in `socket_dir`.
+def _kernel_config(socket_dir: str):
+    """Kernel-manager settings: the kernel talks over local sockets (IPC) in `socket_dir`.
 
     Over TCP, ipykernel warns for every notebook that its traffic is unencrypted; IPC sockets
     are files in a folder only this user can reach, so there is nothing to warn about. The
     socket path is absolute because the kernel starts in the notebook's folder. Windows has
     no IPC transport and keeps TCP on the loopback interface.
     """
-    from jupyter_client.manager import AsyncKernelManager
+    from traitlets.config import Config
 
-    if sys.platform == "win32":
-        return AsyncKernelManager(kernel_name="python3")
-    return AsyncKernelManager(kernel_name="python3", transport="ipc",
-                              ip=os.path.join(socket_dir, "kernel"))
+    config = Config()
+    if sys.platform != "win32":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(socket_dir, "kernel")
+    return config
 
 
 def _failure(err: Exception, timeout: int | None) -> str:
@@ -102,8 +103,8 @@ def run_notebook(path: Path, out_dir: Path, timeout: int | None = None) -> dict:
     start = time.perf_counter()
     error = None
     with tempfile.TemporaryDirectory(prefix="d2l-kernel-") as sockets:
-        client = NotebookClient(
-            nb, km=_kernel_manager(sockets), timeout=timeout,
+        client = NotebookClient(  # it owns its kernel manager, so it shuts the kernel down
+            nb, kernel_name="python3", config=_kernel_config(sockets), timeout=timeout,
             resources={"metadata": {"path": str(path.parent)}},
         )
         try:
@@ -161,24 +162,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build"))
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOK_DIR)
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="notebooks run at once, each in its own process (default 1)")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
     board_path = args.out / "scoreboard.json"
     board = json.loads(board_path.read_text()) if board_path.exists() else {}
     failed = []
-    for path in select_notebooks(args.notebooks, args.prefixes):
-        relative = path.relative_to(args.notebooks)
-        print(f"running {relative} ...", flush=True)
-        # the executed copy keeps the notebook's place: build/solutions/NN_..._solutions.ipynb
-        entry = run_notebook(path, args.out / relative.parent, args.timeout)
+
+    def record(path: Path, entry: dict) -> None:
         board[path.stem] = entry
         write_scoreboard(board, args.out)  # after each notebook, so a long run shows progress
         shown = ", ".join(f"{k}={v:.4g}" for k, v in entry["metrics"].items())
-        print(f"  {entry['wall_s']} s on {entry['device']}: {shown or 'no metrics'}", flush=True)
+        print(f"  {path.name}: {entry['wall_s']} s on {entry['device']}: "
+              f"{shown or 'no metrics'}", flush=True)
         if "error" in entry:
             failed.append(path.name)
             print(f"  FAILED: {entry['error']}", flush=True)
+
+    paths = select_notebooks(args.notebooks, args.prefixes)
+    # the executed copy keeps the notebook's place: build/solutions/NN_..._solutions.ipynb
+    jobs = [(p, args.out / p.relative_to(args.notebooks).parent) for p in paths]
+    if args.jobs <= 1:
+        for path, out_dir in jobs:
+            print(f"running {path.relative_to(args.notebooks)} ...", flush=True)
+            record(path, run_notebook(path, out_dir, args.timeout))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        print(f"running {len(jobs)} notebooks, {args.jobs} at a time ...", flush=True)
+        # each notebook in a fresh process of its own: D2L_REPORT is per process
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
+            futures = {pool.submit(run_notebook, p, o, args.timeout): p for p, o in jobs}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
     print(f"scoreboard: {args.out / 'scoreboard.md'}")
     if failed:
         print("failed notebooks: " + ", ".join(failed), file=sys.stderr)

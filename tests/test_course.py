@@ -1,6 +1,9 @@
 """The course runner executes notebooks and keeps only what they reported."""
 
 import json
+import os
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -61,14 +64,32 @@ def test_a_dead_kernel_or_a_timeout_is_recorded_and_the_run_goes_on(tmp_path, mo
     assert "failed" in (out / "scoreboard.md").read_text()
 
 
-def test_the_kernel_does_not_warn_about_unencrypted_tcp(tmp_path, monkeypatch, capfd):
+def _my_kernels() -> list[int]:
+    """Process ids of the ipykernel processes this process started (Linux's /proc)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"ipykernel" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_kernels_are_quiet_and_shut_down(tmp_path, monkeypatch, capfd):
+    """No warning about unencrypted TCP, and no kernel left running after its notebook."""
     monkeypatch.delenv("D2L_QUICK", raising=False)
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     write_notebook(nbs / "01_a.ipynb", "1 + 1")
+    write_notebook(nbs / "02_b.ipynb", "2 + 2")
     assert course.main(["--notebooks", str(nbs), "--out", str(tmp_path / "build")]) == 0
     captured = capfd.readouterr()
     assert "without encryption" not in captured.out + captured.err
+    if sys.platform.startswith("linux"):
+        assert _my_kernels() == [], "kernels were left running"
 
 
 def test_solutions_run_after_their_lesson_and_keep_their_folder(tmp_path, monkeypatch):
@@ -89,6 +110,20 @@ def test_solutions_run_after_their_lesson_and_keep_their_folder(tmp_path, monkey
     assert (out / "01_a.ipynb").is_file()
     assert (out / "solutions" / "01_a_solutions.ipynb").is_file()
     assert set(json.loads((out / "scoreboard.json").read_text())) == {"01_a", "01_a_solutions"}
+
+
+def test_notebooks_run_side_by_side_keep_their_own_results(tmp_path, monkeypatch):
+    monkeypatch.delenv("D2L_QUICK", raising=False)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    for i in range(1, 4):
+        source = f"import d2lutils\nd2lutils.report(test_acc={i / 10})"
+        write_notebook(nbs / f"0{i}_n.ipynb", source)
+    out = tmp_path / "build"
+    assert course.main(["--notebooks", str(nbs), "--out", str(out), "--jobs", "2"]) == 0
+    board = json.loads((out / "scoreboard.json").read_text())
+    assert {name: e["metrics"] for name, e in board.items()} == {
+        "01_n": {"test_acc": 0.1}, "02_n": {"test_acc": 0.2}, "03_n": {"test_acc": 0.3}}
 
 
 def test_unknown_prefix_is_an_error(tmp_path):
