@@ -92,7 +92,7 @@ def root(tmp_path, monkeypatch, mirror) -> Path:
 
 
 def path_of(name: str, index: int = 0) -> Path:
-    return data.dataset_dir(name) / REGISTRY[name].files[index].name
+    return data.data_root() / REGISTRY[name].folder / REGISTRY[name].files[index].name
 
 
 # ------------------------------------------------------------ corrupted or truncated files
@@ -281,7 +281,7 @@ def _prepare_readonly_root(root: Path) -> tuple[Path, dict[str, str]]:
     data.fetch("airfoil")
     bad = path_of("airfoil")
     bad.write_bytes(b"corrupted")  # bad, and it cannot be deleted
-    assert not data.dataset_dir("time_machine").exists()  # missing, and it cannot be written
+    assert not (data.data_root() / "time_machine").exists()  # missing, and it cannot be written
     return bad, snapshot(root)
 
 

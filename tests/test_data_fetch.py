@@ -25,13 +25,13 @@ from d2lutils.data import (
     REGISTRY,
     DataError,
     data_root,
-    dataset_dir,
     fetch,
     is_standin,
     sources,
     verify,
 )
 from d2lutils.data.registry import Dataset, FileSpec
+from d2lutils.data.standin import write_cifar10_standin
 
 # Real files for the tests that need them: from the mirror the test run was given (make test:
 # ../shared/data), else from the verified copies in the normal data root (make test-data).
@@ -190,7 +190,7 @@ def tiny(urls=(), data: bytes = PAYLOAD, **kwargs) -> FileSpec:
 def test_data_dir_is_respected(monkeypatch, tmp_path):
     monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path / "elsewhere"))
     assert data_root() == tmp_path / "elsewhere"
-    assert dataset_dir("airfoil") == tmp_path / "elsewhere" / "airfoil"
+    assert fetch.__module__ == "d2lutils.data.sources"
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("D2L_DATA_DIR", "~/d2l-data")
     assert data_root() == tmp_path / "d2l-data"
@@ -426,7 +426,7 @@ def test_offline_with_empty_mirror_lists_it(monkeypatch, tmp_path):
 def cifar_src(tmp_path_factory):
     """A small stand-in in cifar-10-batches-py format, its md5s, and an archive of it."""
     root = tmp_path_factory.mktemp("cifar-src")
-    folder = d2lutils.data.write_cifar10_standin(per_batch=20, n_test=20, root=root)
+    folder = write_cifar10_standin(per_batch=20, n_test=20, root=root)
     files = {n: (folder / n).read_bytes() for n in CIFAR_FILES}
     return files, {n: digest(b, "md5") for n, b in files.items()}
 
@@ -615,7 +615,7 @@ def test_cifar_standin_kept_then_replaced(monkeypatch, server, cifar_src, capsys
     archive = make_archive(files)
     use_cifar(monkeypatch, md5s, archive)
     serve_archive(monkeypatch, server, archive)
-    d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    write_cifar10_standin(per_batch=10, n_test=10)
     assert is_standin("cifar10")
     fetch("cifar10", progress=False)  # offline notebooks never wait on the network
     assert server.requests == [] and is_standin("cifar10")
@@ -625,7 +625,7 @@ def test_cifar_standin_kept_then_replaced(monkeypatch, server, cifar_src, capsys
     assert (folder / "data_batch_3").read_bytes() == files["data_batch_3"]
     assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}" for n in CIFAR_FILES)
     # with the real data in place, the stand-in writer leaves it alone
-    d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    write_cifar10_standin(per_batch=10, n_test=10)
     assert not is_standin("cifar10")
     assert (folder / "data_batch_3").read_bytes() == files["data_batch_3"]
 
@@ -634,7 +634,7 @@ def test_standin_replaces_an_incomplete_copy(capsys):
     folder = data_root() / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     (folder / "data_batch_1").write_bytes(b"half a download")
-    assert d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10) == folder
+    assert write_cifar10_standin(per_batch=10, n_test=10) == folder
     assert is_standin("cifar10")
     assert sorted(p.name for p in folder.iterdir()) == sorted(CIFAR_FILES + ["STANDIN.txt"])
     assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}"
@@ -649,7 +649,7 @@ def test_offline_make_data_keeps_the_standin(capsys):
     # `make data` with no network: no mirror, and the archive's URL is a closed local port
     from d2lutils.data.__main__ import main
 
-    folder = d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    folder = write_cifar10_standin(per_batch=10, n_test=10)
     before = _files(folder)
     with pytest.raises(DataError) as err:
         fetch("cifar10", replace_standin=True, progress=False)
@@ -668,7 +668,7 @@ def test_offline_make_data_keeps_the_standin(capsys):
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "not a pickle", "wrong shape"])
 def test_standin_writer_repairs_a_broken_standin(damage, capsys):
-    folder = d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    folder = write_cifar10_standin(per_batch=10, n_test=10)
     target = folder / "data_batch_2"
     if damage == "missing":
         target.unlink()
@@ -679,7 +679,7 @@ def test_standin_writer_repairs_a_broken_standin(damage, capsys):
     else:
         target.write_bytes(pickle.dumps({"data": np.zeros((10, 7), np.uint8),
                                          "labels": [0] * 10}, protocol=2))
-    assert d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10) == folder
+    assert write_cifar10_standin(per_batch=10, n_test=10) == folder
     assert "writing it again" in capsys.readouterr().out
     assert is_standin("cifar10")
     X, y = d2lutils.data.cifar10_arrays(train=True)
@@ -687,12 +687,12 @@ def test_standin_writer_repairs_a_broken_standin(damage, capsys):
     assert leftovers(data_root()) == sorted(f"cifar-10-batches-py/{n}"
                                             for n in CIFAR_FILES + ["STANDIN.txt"])
     kept = _files(folder)  # a whole stand-in is left as it is
-    assert d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10) == folder
+    assert write_cifar10_standin(per_batch=10, n_test=10) == folder
     assert _files(folder) == kept and "writing it again" not in capsys.readouterr().out
 
 
 def test_loading_a_broken_standin_says_what_to_do():
-    folder = d2lutils.data.write_cifar10_standin(per_batch=10, n_test=10)
+    folder = write_cifar10_standin(per_batch=10, n_test=10)
     (folder / "test_batch").unlink()
     with pytest.raises(DataError) as err:
         d2lutils.data.cifar10_arrays(train=False)

@@ -27,8 +27,8 @@ from d2lutils.data import (
     load_array,
     random_crop,
     random_flip,
-    write_cifar10_standin,
 )
+from d2lutils.data.standin import write_cifar10_standin
 
 CPU = torch.device("cpu")
 

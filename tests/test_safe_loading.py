@@ -24,6 +24,7 @@ from torch import nn
 
 from d2lutils import data, train
 from d2lutils.data import DataError
+from d2lutils.data.standin import write_cifar10_standin
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ["d2lutils", "notebooks", "tests", "benchmarks", "e2e"]
@@ -134,7 +135,7 @@ def test_load_model_refuses_a_checkpoint_that_is_not_a_state_dict(tmp_path):
 @pytest.fixture
 def cifar_root(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path / "data"))
-    folder = data.write_cifar10_standin(per_batch=20, n_test=20)
+    folder = write_cifar10_standin(per_batch=20, n_test=20)
     return folder
 
 

@@ -50,7 +50,7 @@ def data_root() -> Path:
     return Path(platformdirs.user_cache_dir("d2lutils")) / "data"
 
 
-def get_dataset(name: str) -> Dataset:
+def _lookup(name: str) -> Dataset:
     """The registry entry of `name`; an unknown name raises DataError listing the known ones."""
     try:
         return REGISTRY[name]
@@ -59,14 +59,9 @@ def get_dataset(name: str) -> Dataset:
         raise DataError(f"unknown dataset {name!r}; the course has: {known}") from None
 
 
-def dataset_dir(name: str) -> Path:
-    """Where dataset `name` lives under the data root (it may not exist yet)."""
-    return data_root() / get_dataset(name).folder
-
-
 def is_standin(name: str = "cifar10") -> bool:
     """True if the folder of `name` holds a generated stand-in rather than the real data."""
-    return (dataset_dir(name) / STANDIN_MARKER).exists()
+    return (data_root() / _lookup(name).folder / STANDIN_MARKER).exists()
 
 
 def _writable_error(path: Path, err: OSError) -> DataError:
@@ -304,7 +299,7 @@ def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) ->
     ``make data`` asks), so that offline notebooks never wait on the network.
     Raises DataError, with what to do, when a file cannot be had from any source.
     """
-    ds = get_dataset(name)
+    ds = _lookup(name)
     folder = data_root() / ds.folder
     if (folder / STANDIN_MARKER).exists():
         if not replace_standin:

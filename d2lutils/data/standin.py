@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from d2lutils.data.sources import STANDIN_MARKER, _verifies, data_root, get_dataset, swap_folder
+from d2lutils.data.registry import REGISTRY
+from d2lutils.data.sources import STANDIN_MARKER, _verifies, data_root, swap_folder
 from d2lutils.data.vision import CIFAR10_LABELS, _unpickle
 
 MARKER_TEXT = (
@@ -62,7 +63,7 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
     the ten classes. Returns the dataset folder. Written to a temporary folder first, then
     renamed into place.
     """
-    ds = get_dataset("cifar10")
+    ds = REGISTRY["cifar10"]
     folder = (root or data_root()) / ds.folder
     if (folder / STANDIN_MARKER).exists():
         if standin_is_whole(folder):
@@ -96,7 +97,7 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
 
 def _is_real(folder: Path) -> bool:
     marker = (folder / STANDIN_MARKER).exists()
-    return not marker and all(_verifies(folder, f) for f in get_dataset("cifar10").files)
+    return not marker and all(_verifies(folder, f) for f in REGISTRY["cifar10"].files)
 
 
 def standin_is_whole(folder: Path) -> bool:
