@@ -538,3 +538,47 @@ def test_a_failed_save_leaves_the_old_checkpoint_whole(tmp_path, monkeypatch):
         train.save_model(mlp(8), path)
     assert sha(path) == saved
     assert [p.name for p in tmp_path.iterdir()] == ["mlp.pt"]
+
+
+# ------------------------------------------------------------ a full disk, a file as data root
+
+
+def test_a_full_disk_while_fetching_leaves_nothing_half_written(root, monkeypatch):
+    data.fetch("kaggle_house")
+    before = snapshot(root)
+    real_copy = shutil.copyfileobj
+
+    def disk_full(src, dst, *args, **kwargs):
+        dst.write(src.read(1000))  # part of the file is written, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sources.shutil, "copyfileobj", disk_full)
+    with pytest.raises(DataError) as info:
+        data.fetch("time_machine")
+    monkeypatch.setattr(sources.shutil, "copyfileobj", real_copy)
+    message = str(info.value)
+    assert "No space left on device" in message and str(root) in message
+    assert "free some space, or set D2L_DATA_DIR to a folder on a disk with room" in message
+    assert snapshot(root) == before and leftovers(root) == []
+    assert len(data.read_time_machine()) == 3221  # once there is room, it just works
+
+
+def test_a_data_root_that_is_a_file(tmp_path, monkeypatch, mirror):
+    not_a_folder = tmp_path / "data.txt"
+    not_a_folder.write_text("my notes")
+    monkeypatch.setenv("D2L_DATA_DIR", str(not_a_folder))
+    monkeypatch.setenv("D2L_DATA_MIRROR", str(mirror))
+    with pytest.raises(DataError) as info:
+        data.fetch("time_machine")
+    message = str(info.value)
+    assert f"the data root {not_a_folder} or a folder in it is not a folder" in message
+    assert "set D2L_DATA_DIR to a folder" in message
+    assert not_a_folder.read_text() == "my notes"
+
+
+def test_an_empty_subset_is_refused_on_both_paths():
+    for spec in REGISTRY["fashion_mnist"].files:
+        _real_file("fashion_mnist", spec)  # skips without the real data
+    for fast in (True, False):
+        with pytest.raises(ValueError, match="asked for 0 examples, the split has 60000"):
+            data.fashion_mnist(64, n_train=0, fast=fast, device="cpu")

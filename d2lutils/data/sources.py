@@ -50,6 +50,13 @@ def data_root() -> Path:
     return Path(platformdirs.user_cache_dir("d2lutils")) / "data"
 
 
+def _not_a_folder(path: Path) -> DataError:
+    return DataError(
+        f"the data root {data_root()} or a folder in it is not a folder: {path} is a file. "
+        "Move that file away, or set D2L_DATA_DIR to a folder (it is created if missing)."
+    )
+
+
 def _lookup(name: str) -> Dataset:
     """The registry entry of `name`; an unknown name raises DataError listing the known ones."""
     try:
@@ -301,6 +308,9 @@ def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) ->
     """
     ds = _lookup(name)
     folder = data_root() / ds.folder
+    for above in (data_root(), folder):
+        if above.exists() and not above.is_dir():
+            raise _not_a_folder(above)
     if (folder / STANDIN_MARKER).exists():
         if not replace_standin:
             return folder
@@ -319,8 +329,22 @@ def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) ->
             for spec in missing:
                 (folder / spec.name).parent.mkdir(parents=True, exist_ok=True)
                 _fetch_file(ds, spec, folder, progress)
-    except OSError as err:  # EACCES/EPERM: permissions; EROFS: a read-only file system
-        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        raise _writable_error(Path(err.filename or folder), err) from err
+    except OSError as err:
+        raise _os_error(err, folder) from err
     return folder
+
+
+def _os_error(err: OSError, folder: Path) -> Exception:
+    """What to do about an OSError while writing under the data root (others: unchanged)."""
+    where = Path(err.filename or folder)
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):  # permissions, read-only disk
+        return _writable_error(where, err)
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DataError(
+            f"cannot write to {where} ({err.strerror or err}); nothing half-written was kept. "
+            f"The data root {data_root()} needs room for the dataset: free some space, or set "
+            "D2L_DATA_DIR to a folder on a disk with room."
+        )
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return _not_a_folder(where)
+    return err

@@ -53,7 +53,7 @@ def problem(folder: Path, name: str, checksum: str) -> str | None:
         if why is None:
             record(folder, {name: checksum})
         return why
-    except FileNotFoundError:  # not there, or moved away meanwhile by another process
+    except (FileNotFoundError, NotADirectoryError):  # not there, or moved away meanwhile
         return "missing"
 
 

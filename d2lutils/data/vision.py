@@ -114,7 +114,7 @@ def fashion_mnist(
         loaders = []
         for train, n in ((True, n_train), (False, n_test)):
             ds = fashion_mnist_dataset(train, trans)
-            ds = tud.Subset(ds, range(subset_size(len(ds), n))) if n else ds
+            ds = tud.Subset(ds, range(subset_size(len(ds), n))) if n is not None else ds
             loaders.append(tud.DataLoader(ds, batch_size, shuffle=train, num_workers=num_workers))
         return tuple(loaders)
     loaders = []
