@@ -699,3 +699,11 @@ def test_loading_a_broken_standin_says_what_to_do():
     msg = str(err.value)
     assert f"the CIFAR-10 stand-in in {folder} is incomplete or damaged" in msg
     assert "python -m d2lutils.data standin cifar10" in msg and "make test-data" in msg
+
+
+def test_standin_folder_has_the_usual_permissions():
+    # mkdtemp makes 0700 folders; a data root shared on a lab machine must stay readable
+    umask = os.umask(0)
+    os.umask(umask)
+    folder = write_cifar10_standin(per_batch=10, n_test=10)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask

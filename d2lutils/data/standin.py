@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,10 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
         return folder  # the real data: never overwrite it
     folder.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    staging = Path(tempfile.mkdtemp(prefix=".cifar10-standin-", dir=folder.parent))
+    # a plain mkdir, not mkdtemp: the folder gets the usual permissions (mkdtemp's are 0700,
+    # unreadable to the other users of a shared data root)
+    staging = folder.with_name(f".cifar10-standin-{uuid.uuid4().hex[:8]}")
+    staging.mkdir()
     try:
         for i in range(1, 6):
             labels = rng.permutation(np.arange(per_batch) % 10)
