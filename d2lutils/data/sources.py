@@ -256,7 +256,7 @@ def swap_folder(new: Path, folder: Path, already_done: Callable[[], bool]) -> No
                         "same command again once that process has finished.")
 
 
-def _holds_verified(ds: Dataset, folder: Path) -> bool:
+def holds_verified(ds: Dataset, folder: Path) -> bool:
     """True if `folder` holds every file of `ds`, verified (not a stand-in)."""
     return (not (folder / STANDIN_MARKER).exists()
             and all(_verifies(folder, spec) for spec in ds.files))
@@ -283,7 +283,7 @@ def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) 
             verify.record(extracted, {spec.name: spec.checksum for spec in ds.files})
             # a stand-in or a partial copy is replaced; a copy another process just put
             # there is kept
-            swap_folder(extracted, folder, lambda: _holds_verified(ds, folder))
+            swap_folder(extracted, folder, lambda: holds_verified(ds, folder))
             return
         except _SourceFailed as why:
             tried.append(f"{source}: {why}")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from d2lutils.data.registry import REGISTRY
-from d2lutils.data.sources import STANDIN_MARKER, _verifies, data_root, swap_folder
-from d2lutils.data.vision import CIFAR10_LABELS, _unpickle
+from d2lutils.data.sources import STANDIN_MARKER, data_root, holds_verified, swap_folder
+from d2lutils.data.vision import CIFAR10_LABELS, read_cifar_batch
 
 MARKER_TEXT = (
     "This folder holds a GENERATED STAND-IN for CIFAR-10, not the real dataset.\n"
@@ -99,19 +99,18 @@ def write_cifar10_standin(per_batch: int = 1000, n_test: int = 1000, seed: int =
 
 
 def _is_real(folder: Path) -> bool:
-    marker = (folder / STANDIN_MARKER).exists()
-    return not marker and all(_verifies(folder, f) for f in REGISTRY["cifar10"].files)
+    return holds_verified(REGISTRY["cifar10"], folder)
 
 
 def standin_is_whole(folder: Path) -> bool:
     """True if `folder` holds every file of a stand-in, each loadable as CIFAR-10 data."""
     try:
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            batch = _unpickle(folder / name)
+            batch = read_cifar_batch(folder / name)
             data, labels = batch["data"], batch["labels"]
             if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
                     and data.shape[1] == 3072 and len(labels) == len(data)):
                 return False
-        return _unpickle(folder / "batches.meta")["label_names"] == CIFAR10_LABELS
+        return read_cifar_batch(folder / "batches.meta")["label_names"] == CIFAR10_LABELS
     except Exception:  # noqa: BLE001 (missing, truncated, not a pickle, refused: not loadable)
         return False

@@ -151,7 +151,7 @@ _CIFAR_PICKLE_GLOBALS = {
 }
 
 
-def _unpickle(path) -> dict:
+def read_cifar_batch(path: Path) -> dict:
     """Read a CIFAR-10 batch file: a pickled dict of arrays and lists, and nothing else."""
     class _Unpickler(pickle.Unpickler):
         def find_class(self, module: str, name: str):
@@ -174,7 +174,7 @@ def _cifar10_names(train: bool) -> list[str]:
 @functools.lru_cache(maxsize=2)
 def _cifar10_cached(folder: str, train: bool, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Read a split; `stamp` (size and mtime of each file) makes a changed file read again."""
-    batches = [_unpickle(Path(folder) / n) for n in _cifar10_names(train)]
+    batches = [read_cifar_batch(Path(folder) / n) for n in _cifar10_names(train)]
     X = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
     y = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
     return X.transpose(0, 2, 3, 1).copy(), y
