@@ -15,7 +15,7 @@ NOTEBOOKS ?=
 TEST_WORKERS ?= 2
 
 .PHONY: help install install-lowest data core-data test-data lab test test-lowest lint course \
-	bench clean distclean e2e e2e-tools chromium
+	bench clean distclean e2e e2e-tools chromium book book-quick book-test book-tools
 
 help:
 	@echo "make lab        open the course in JupyterLab (installs and fetches data first)"
@@ -25,6 +25,7 @@ help:
 	@echo "                headless Chromium, identical results on re-runs (slow)"
 	@echo "make data       fetch every dataset (or DATASETS=\"fashion_mnist kaggle_house\")"
 	@echo "make course     run every notebook in full mode into build/ with a scoreboard"
+	@echo "make book       the course as a static site in build/book/ (full mode, offline)"
 	@echo "                (NOTEBOOKS=\"04 05\" runs a subset)"
 	@echo "make bench      time d2lutils against d2l.train_ch6 (see benchmarks/README.md)"
 	@echo "make install    create $(VENV) (re-run only when pyproject.toml changes)"
@@ -134,6 +135,28 @@ chromium:
 
 course: test-data
 	$(BIN)/python -m d2lutils.course --out build $(NOTEBOOKS)
+
+# The course as a static website (build/book/), made from executed notebooks: `make book`
+# reuses what `make course` left in build/ when it is newer than the notebooks and in full
+# mode, and executes the rest. `make book-quick` does the same in quick mode (build/quick/,
+# two notebooks at a time), and `make book-test` reads that site in headless Chromium.
+BOOK_STAMP := $(VENV)/.book-installed
+BOOK_JOBS ?= 2
+
+book-tools: $(BOOK_STAMP)
+
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[book]'
+	touch $@
+
+book: $(BOOK_STAMP) test-data
+	$(BIN)/python book/build.py
+
+book-quick: $(BOOK_STAMP) test-data
+	OMP_NUM_THREADS=1 $(BIN)/python book/build.py --quick --jobs $(BOOK_JOBS)
+
+book-test: book-quick e2e-tools
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -p no:cacheprovider -v book/test_book.py
 
 bench: core-data
 	$(BIN)/python benchmarks/bench_lenet.py
