@@ -5,6 +5,9 @@ copied; an http(s) URL: downloaded), a system folder such as Debian's Fashion-MN
 and the canonical URLs. Every copy is written under a temporary name in its final folder,
 checked against the registry's checksum and only then renamed into place, so nothing
 half-written ever appears under the data root; a copy that fails its check is deleted.
+An archive (CIFAR-10) is extracted and checked in a staging folder, which then takes the
+dataset folder's place; a stand-in there stays until that moment. Two processes may fetch
+the same dataset at once: the second keeps the first one's verified copy.
 """
 
 from __future__ import annotations
@@ -301,7 +304,8 @@ def _fetch_archive(ds: Dataset, archive: Archive, folder: Path, progress: bool) 
 def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) -> Path:
     """Make sure dataset `name` is under the data root, verified; return its folder.
 
-    Files already there are verified (once per process) and kept; missing or corrupted ones
+    Files already there are verified and kept (each is hashed once; its verified-stamp
+    spares later processes the hash while the file is unchanged); missing or corrupted ones
     are fetched. A CIFAR-10 stand-in is kept as it is unless `replace_standin` is True (as
     ``make data`` asks), so that offline notebooks never wait on the network.
     Raises DataError, with what to do, when a file cannot be had from any source.
@@ -330,16 +334,19 @@ def fetch(name: str, *, replace_standin: bool = False, progress: bool = True) ->
                 (folder / spec.name).parent.mkdir(parents=True, exist_ok=True)
                 _fetch_file(ds, spec, folder, progress)
     except OSError as err:
-        raise _os_error(err, folder) from err
+        friendly = _explain(err, folder)
+        if friendly is None:
+            raise
+        raise friendly from err
     return folder
 
 
-def _os_error(err: OSError, folder: Path) -> Exception:
-    """What to do about an OSError while writing under the data root (others: unchanged)."""
+def _explain(err: OSError, folder: Path) -> DataError | None:
+    """What to do about an OSError while writing under the data root; None if unknown."""
     where = Path(err.filename or folder)
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):  # permissions, read-only disk
         return _writable_error(where, err)
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return DataError(
             f"cannot write to {where} ({err.strerror or err}); nothing half-written was kept. "
             f"The data root {data_root()} needs room for the dataset: free some space, or set "
@@ -347,4 +354,4 @@ def _os_error(err: OSError, folder: Path) -> Exception:
         )
     if err.errno in (errno.ENOTDIR, errno.EEXIST):
         return _not_a_folder(where)
-    return err
+    return None
