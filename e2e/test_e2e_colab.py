@@ -39,7 +39,16 @@ from e2e_helpers import (
 from d2lutils.data import REGISTRY
 from d2lutils.data.verify import check_file
 
-COLAB_URL = "git+https://github.com/d2l-course/d2l-course"
+
+def _repository() -> str:
+    """The Repository URL of pyproject.toml's [project.urls], as the installed course has it."""
+    from importlib.metadata import metadata
+
+    urls = dict(u.split(", ", 1) for u in metadata("d2lutils").get_all("Project-URL") or [])
+    return urls["Repository"]
+
+
+COLAB_URL = f"git+{_repository()}"  # set in one place: pyproject.toml
 INSTALL_LINE = re.compile(r'%pip install -q "(d2lutils @ (git\+[^"\s]+))"')
 SETUP_DATASETS = ("fashion_mnist", "time_machine", "kaggle_house", "airfoil")
 FAKE_COLAB = 'import sys, types\nsys.modules["google.colab"] = types.ModuleType("google.colab")\n'
@@ -146,7 +155,7 @@ def test_wheel_in_a_fresh_venv_runs_the_first_notebooks(fresh, scratch, mirror, 
 def test_the_colab_install_cell_installs_the_course(fresh, scratch, mirror, build_dir):
     # every notebook names the same requirement, the one the README gives
     found = {}
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(NOTEBOOKS.glob("**/[0-9][0-9]_*.ipynb")):
         first = next(c for c in read_notebook(path).cells if c.cell_type == "code")
         if '"google.colab" in sys.modules' in first.source:
             m = INSTALL_LINE.search(first.source)
