@@ -16,7 +16,7 @@ import d2lutils.data
 ROOT = Path(__file__).resolve().parent.parent
 USE = re.compile(r"(?<![\w.])(?:d2lutils\.)?data\.([A-Za-z_]\w*)")
 INTERNAL = ["safe_extract", "get_dataset", "dataset_dir", "write_cifar10_standin",
-            "check_file", "file_digest", "swap_folder"]
+            "check_file", "file_digest", "swap_folder", "CIFAR10Dataset", "cifar10_dataset"]
 
 
 def _code(path: Path) -> str:

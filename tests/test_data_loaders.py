@@ -18,7 +18,6 @@ from d2lutils.data import (
     TensorLoader,
     cifar10,
     cifar10_arrays,
-    cifar10_dataset,
     fashion_mnist,
     fashion_mnist_dataset,
     fashion_mnist_labels,
@@ -216,8 +215,6 @@ def test_standin_note_printed_on_every_load(standin, capsys):
         assert "stand-in data, not CIFAR-10" in capsys.readouterr().out
     cifar10_arrays(train=False)
     assert "stand-in data, not CIFAR-10" in capsys.readouterr().out
-    cifar10_dataset(train=True)
-    assert "stand-in data, not CIFAR-10" in capsys.readouterr().out
 
 
 def test_cifar10_arrays_match_the_pickled_rows(standin):
@@ -227,11 +224,10 @@ def test_cifar10_arrays_match_the_pickled_rows(standin):
     batch = _unpickle(standin / "data_batch_2")  # rows 200..399, channel-major 3 x 1024
     row = batch["data"][7].reshape(3, 32, 32).transpose(1, 2, 0)
     assert np.array_equal(X[207], row) and y[207] == batch["labels"][7]
-    ds = cifar10_dataset(train=False)
-    img, label = ds[3]
+    Xt, yt = cifar10_arrays(train=False)
     test = _unpickle(standin / "test_batch")
-    assert np.array_equal(np.asarray(img), test["data"][3].reshape(3, 32, 32).transpose(1, 2, 0))
-    assert label == test["labels"][3] and len(ds) == 100
+    assert np.array_equal(Xt[3], test["data"][3].reshape(3, 32, 32).transpose(1, 2, 0))
+    assert yt[3] == test["labels"][3] and len(Xt) == 100
 
 
 def test_cifar10_loaders(standin):

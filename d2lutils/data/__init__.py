@@ -35,10 +35,8 @@ from d2lutils.data.vision import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     FASHION_MNIST_LABELS,
-    CIFAR10Dataset,
     cifar10,
     cifar10_arrays,
-    cifar10_dataset,
     fashion_mnist,
     fashion_mnist_dataset,
     fashion_mnist_labels,
@@ -51,9 +49,9 @@ __all__ = [
     # generic loaders
     "TensorLoader", "load_array",
     # vision
-    "CIFAR10_LABELS", "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR10Dataset", "FASHION_MNIST_LABELS",
-    "cifar10", "cifar10_arrays", "cifar10_dataset", "fashion_mnist", "fashion_mnist_dataset",
-    "fashion_mnist_labels", "fashion_mnist_tensors", "random_crop", "random_flip",
+    "CIFAR10_LABELS", "CIFAR10_MEAN", "CIFAR10_STD", "FASHION_MNIST_LABELS", "cifar10",
+    "cifar10_arrays", "fashion_mnist", "fashion_mnist_dataset", "fashion_mnist_labels",
+    "fashion_mnist_tensors", "random_crop", "random_flip",
     # tables
     "airfoil", "airfoil_tensors", "kaggle_house", "synthetic_linear",
     # text

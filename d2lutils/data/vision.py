@@ -3,7 +3,8 @@
 Both fit in memory many times over, so they are read once into uint8 tensors and served by
 a `TensorLoader` on the training device; each batch is converted to float (and augmented)
 there. The `DataLoader` path over PIL images stays available (``fashion_mnist(fast=False)``,
-`fashion_mnist_dataset`, `cifar10_dataset`) because the notebooks teach it.
+`fashion_mnist_dataset`) because the notebooks teach it; notebook 07 writes its own CIFAR-10
+`Dataset` over `cifar10_arrays`.
 """
 
 from __future__ import annotations
@@ -209,38 +210,6 @@ def _cifar10_split(train: bool, announce: bool) -> tuple[np.ndarray, np.ndarray]
             "again with `python -m d2lutils.data standin cifar10` (or `make test-data`), or "
             "get the real data with `make data DATASETS=cifar10`."
         ) from err
-
-
-class CIFAR10Dataset(tud.Dataset):
-    """CIFAR-10 as (PIL image, label) pairs, like ``torchvision.datasets.CIFAR10``.
-
-    torchvision's class insists on the real files' checksums; this one reads whatever
-    `d2lutils.data` verified (or the labelled stand-in).
-    """
-
-    classes = CIFAR10_LABELS
-
-    def __init__(self, train: bool = True, transform=None, target_transform=None) -> None:
-        self.data, self.targets = cifar10_arrays(train)
-        self.transform, self.target_transform = transform, target_transform
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, i: int):
-        from PIL import Image  # on first use: only the DataLoader path makes PIL images
-
-        img, target = Image.fromarray(self.data[i]), int(self.targets[i])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-
-def cifar10_dataset(train: bool = True, transform=None) -> CIFAR10Dataset:
-    """CIFAR-10 as a `Dataset` of (PIL image, int label), for the DataLoader path."""
-    return CIFAR10Dataset(train, transform)
 
 
 def _cifar_transform(normalize: bool, augment: bool, device) -> TensorTransform:
