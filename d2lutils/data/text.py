@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 
@@ -49,7 +49,8 @@ class Vocab:
     count) pairs, most frequent first. `tokens` may be a flat list or a list of lines.
     """
 
-    def __init__(self, tokens=(), min_freq: int = 0, reserved_tokens=()) -> None:
+    def __init__(self, tokens: Iterable[str] | Iterable[list[str]] = (), min_freq: int = 0,
+                 reserved_tokens: Iterable[str] = ()) -> None:
         tokens = list(tokens)
         if tokens and isinstance(tokens[0], list):
             tokens = [t for line in tokens for t in line]
@@ -62,13 +63,13 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.idx_to_token)
 
-    def __getitem__(self, tokens):
+    def __getitem__(self, tokens: str | list | tuple) -> int | list:
         """Index of a token, or a list of indices for a list/tuple of tokens."""
         if not isinstance(tokens, (list, tuple)):
             return self.token_to_idx.get(tokens, self.unk)
         return [self[t] for t in tokens]
 
-    def to_tokens(self, indices):
+    def to_tokens(self, indices: int | Sequence[int] | torch.Tensor) -> str | list[str]:
         """Token of an index, or a list of tokens for a list/tensor of indices."""
         if hasattr(indices, "__len__") and getattr(indices, "ndim", 1) > 0:
             return [self.idx_to_token[int(i)] for i in indices]
@@ -80,7 +81,8 @@ class Vocab:
         return self.token_to_idx["<unk>"]
 
 
-def load_corpus_time_machine(max_tokens: int = -1, token: str = "char"):
+def load_corpus_time_machine(max_tokens: int = -1,
+                             token: str = "char") -> tuple[list[int], Vocab]:
     """(corpus indices, vocab) of The Time Machine, preprocessed as one text (d2l 1.0.3)."""
     tokens = tokenize(preprocess(read_time_machine_text()), token)
     vocab = Vocab(tokens)
@@ -88,7 +90,10 @@ def load_corpus_time_machine(max_tokens: int = -1, token: str = "char"):
     return (corpus[:max_tokens] if max_tokens > 0 else corpus), vocab
 
 
-def _as_tensor(corpus) -> torch.Tensor:
+Corpus = Sequence[int] | torch.Tensor  # a list of token indices, or a tensor of them
+
+
+def _as_tensor(corpus: Corpus) -> torch.Tensor:
     return corpus if isinstance(corpus, torch.Tensor) else torch.tensor(corpus, dtype=torch.long)
 
 
@@ -104,7 +109,7 @@ def _num_batches(n_tokens: int, batch_size: int, num_steps: int, max_offset: int
 
 
 def seq_data_iter_random(
-    corpus, batch_size: int, num_steps: int
+    corpus: Corpus, batch_size: int, num_steps: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Random partitioning: subsequences from a random offset, batched in random order.
 
@@ -124,7 +129,7 @@ def seq_data_iter_random(
 
 
 def seq_data_iter_sequential(
-    corpus, batch_size: int, num_steps: int, random_offset: bool = True
+    corpus: Corpus, batch_size: int, num_steps: int, random_offset: bool = True
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Sequential partitioning: row i of each batch continues row i of the previous batch.
 
@@ -154,8 +159,9 @@ class SeqLoader:
     randomness away from corpora with few spare tokens.)
     """
 
-    def __init__(self, corpus, batch_size: int, num_steps: int, *, random_iter: bool = False,
-                 random_offset: bool = True, device: torch.device | str | None = None) -> None:
+    def __init__(self, corpus: Corpus, batch_size: int, num_steps: int, *,
+                 random_iter: bool = False, random_offset: bool = True,
+                 device: torch.device | str | None = None) -> None:
         if batch_size < 1 or num_steps < 1:
             raise ValueError(f"batch_size and num_steps must be at least 1, got {batch_size} "
                              f"and {num_steps}")
@@ -191,7 +197,7 @@ def time_machine(
     val_fraction: float = 0.1,
     token: str = "char",
     device: torch.device | str | None = None,
-):
+) -> tuple[SeqLoader, SeqLoader, Vocab]:
     """``(train_iter, val_iter, vocab)`` for a language model on The Time Machine.
 
     The last `val_fraction` of the (optionally truncated) corpus is held out for validation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import pickle
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ FASHION_MNIST_LABELS = [
 ]
 
 
-def fashion_mnist_labels(indices) -> list[str]:
+def fashion_mnist_labels(indices: Iterable[int] | torch.Tensor) -> list[str]:
     """Text labels of Fashion-MNIST class indices (ints or a tensor)."""
     return [FASHION_MNIST_LABELS[int(i)] for i in indices]
 
@@ -64,7 +65,7 @@ def fashion_mnist_tensors(train: bool = True) -> tuple[torch.Tensor, torch.Tenso
     return X.clone(), y.clone()
 
 
-def fashion_mnist_dataset(train: bool = True, transform=None):
+def fashion_mnist_dataset(train: bool = True, transform: Callable | None = None) -> tud.Dataset:
     """torchvision's `FashionMNIST` dataset over the verified files (PIL images; no download)."""
     import torchvision  # imported on first use: it is slow to import and the fast path needs none
 
@@ -99,7 +100,7 @@ def fashion_mnist(
     device: torch.device | str | None = None,
     fast: bool = True,
     num_workers: int = 0,
-):
+) -> tuple[TensorLoader, TensorLoader] | tuple[tud.DataLoader, tud.DataLoader]:
     """Fashion-MNIST as ``(train_iter, test_iter)``: images (B, 1, 28, 28) in [0, 1], labels int64.
 
     `n_train`/`n_test` take the first examples of each split (None: all 60,000 / 10,000).
@@ -212,7 +213,7 @@ def _cifar10_split(train: bool, announce: bool) -> tuple[np.ndarray, np.ndarray]
         ) from err
 
 
-def _cifar_transform(normalize: bool, augment: bool, device) -> TensorTransform:
+def _cifar_transform(normalize: bool, augment: bool, device: torch.device) -> TensorTransform:
     mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
 
@@ -235,7 +236,7 @@ def cifar10(
     n_test: int | None = None,
     device: torch.device | str | None = None,
     normalize: bool = True,
-):
+) -> tuple[TensorLoader, TensorLoader]:
     """CIFAR-10 as fast in-memory ``(train_iter, test_iter)``: images (B, 3, 32, 32), labels int64.
 
     Images are kept as uint8 on `device` and converted per batch; `normalize` uses the
