@@ -27,7 +27,8 @@ help:
 	@echo "make course     run every notebook in full mode into build/ with a scoreboard"
 	@echo "make book       the course as a static site in build/book/ (full mode, offline)"
 	@echo "                (NOTEBOOKS=\"04 05\" runs a subset)"
-	@echo "make bench      time d2lutils against d2l.train_ch6 (see benchmarks/README.md)"
+	@echo "make bench      time d2lutils against d2l.train_ch6, and the two ways to read"
+	@echo "                Fashion-MNIST (see benchmarks/README.md)"
 	@echo "make install    create $(VENV) (re-run only when pyproject.toml changes)"
 	@echo "make clean      remove build outputs (keeps $(VENV) and data/)"
 
@@ -160,6 +161,7 @@ book-test: book-quick e2e-tools
 
 bench: core-data
 	$(BIN)/python benchmarks/bench_lenet.py
+	$(BIN)/python benchmarks/bench_reading.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache notebooks/submission.csv

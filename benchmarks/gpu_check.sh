@@ -65,7 +65,7 @@ step() {  # step LIMIT TITLE LOG COMMAND...: run with a time limit, keep the log
 }
 
 step "$TESTS_LIMIT" "CUDA tests" "$OUTDIR/tests.log" \
-    "$PYTHON" -m pytest -p no:cacheprovider -q -rs tests/test_cuda.py
+    "$PYTHON" -m pytest -p no:cacheprovider -q -rs tests/test_cuda.py tests/test_data_cuda.py
 { echo '```'; tail -n 15 "$OUTDIR/tests.log"; echo '```'; echo; } >> "$FIGURES"
 
 for flags in "" "--amp --channels-last on"; do
