@@ -235,6 +235,26 @@ def test_fit_train_acc_counts_elements_for_sequence_labels():
     assert all(0.0 <= a <= 1.0 for a in h.train_acc)
 
 
+def test_labels_ignored_by_the_loss_are_not_counted_as_predictions():
+    """-100 (CrossEntropyLoss's ignore_index, e.g. padding) is neither right nor wrong:
+    accuracy, evaluate_accuracy and fit's train_acc leave it out of the count and the total."""
+    torch.manual_seed(0)
+    X = torch.randint(0, 5, (64, 7))
+    y = X.clone()
+    y[::2, -3:] = -100  # padding at the end of every other sequence: 96 of 448 labels
+    counted = int((y >= 0).sum())
+    assert counted == 448 - 96
+    assert int(accuracy(y.clone(), y)) == counted  # predicted labels equal to -100 do not count
+    perfect = nn.functional.one_hot(X, 5).float()  # scores that pick the input token
+    assert int(accuracy(perfect, y)) == counted
+    loader = TensorLoader(X, y, batch_size=16, shuffle=True, device=CPU)
+    assert evaluate_accuracy(lambda X: nn.functional.one_hot(X, 5).float(), loader, CPU) == 1.0
+    net = PerStep(5)
+    h = fit(net, loader, loader, epochs=30, lr=2.0, loss=SequenceLoss(), **QUIET)
+    print(f"train_acc {h.final['train_acc']}, test_acc {h.final['test_acc']}")
+    assert h.final["test_acc"] == 1.0 == h.final["train_acc"]
+
+
 def test_fit_with_an_optimizer_and_scheduler():
     torch.manual_seed(0)
     train = TensorLoader(*_blobs(256, 0), batch_size=32, shuffle=True, device=CPU)

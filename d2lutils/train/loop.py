@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from d2lutils.train.checks import checked_forward, checked_loss
-from d2lutils.train.metrics import History, accuracy, evaluate_accuracy
+from d2lutils.train.metrics import History, accuracy, counted_labels, evaluate_accuracy, ratio
 from d2lutils.train.plumbing import (
     TrainingDisplay,
     accumulator_dtype,
@@ -119,7 +119,8 @@ def fit(
     """Train a classifier for `epochs` epochs and return its per-epoch `History`.
 
     Records ``train_loss`` (mean), ``train_acc`` (correct labels / labels, counted as
-    `accuracy` counts them, so (B, T) labels count B*T), ``test_acc`` (if `test_iter`),
+    `accuracy` counts them: (B, T) labels count B*T, and negative labels such as
+    ``ignore_index=-100`` padding are left out), ``test_acc`` (if `test_iter`),
     ``examples_per_sec`` (training examples / training seconds) and ``epoch_time``
     (seconds, training + evaluation). Loss and correct counts stay on the device and are read
     once per epoch. `optimizer` defaults to ``SGD(lr)``, `loss` to ``CrossEntropyLoss``.
@@ -184,7 +185,8 @@ def fit(
             net.train()
             loss_sum = torch.zeros((), dtype=acc_dtype, device=dev)
             correct = torch.zeros((), dtype=torch.int64, device=dev)
-            n = labels = 0  # examples (rows); labels (elements, as accuracy counts them)
+            labels = torch.zeros((), dtype=torch.int64, device=dev)  # as accuracy counts them
+            n = 0  # examples (rows)
             source = itertools.chain([first], batches) if epoch == 0 else train_iter
             for X, y in source:
                 X, y = X.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
@@ -213,14 +215,13 @@ def fit(
                     loss_sum += mean_loss.detach().to(acc_dtype) * y.shape[0]
                     if classify:
                         correct += accuracy(y_hat.detach(), y)
+                        labels += counted_labels(y)
                 n += y.shape[0]
-                labels += y.numel()
                 display.batch_done()
-            train_loss, train_correct = loss_sum.item() / max(n, 1), correct.item()
-            train_time = time.perf_counter() - t0
-            metrics = {"train_loss": train_loss}
+            metrics = {"train_loss": loss_sum.item() / max(n, 1)}
             if classify:
-                metrics["train_acc"] = train_correct / max(labels, 1)
+                metrics["train_acc"] = ratio(correct, labels)
+            train_time = time.perf_counter() - t0
             if classify and test_iter is not None:
                 metrics["test_acc"] = evaluate_accuracy(model, test_iter, dev)
             metrics["examples_per_sec"] = n / train_time

@@ -46,29 +46,45 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Number of correct predictions, as a 0-dim tensor on `y_hat`'s device (no host sync).
 
     `y_hat` holds scores with classes on the last axis (e.g. (B, C) or (B, T, C)), or
-    predicted labels with the same number of elements as `y`.
+    predicted labels with the same number of elements as `y`. Negative labels (-100, the
+    ``ignore_index`` with which ``CrossEntropyLoss`` skips padding) are not predictions and
+    never count as correct; `counted_labels` gives the matching total.
     ``float(accuracy(y_hat, y))`` equals d2l's classic ``d2l.accuracy(y_hat, y)``.
     """
     if y_hat.ndim > 1 and y_hat.shape[-1] > 1 and y_hat.numel() != y.numel():
         y_hat = y_hat.argmax(dim=-1)
-    cmp = y_hat.reshape(y.shape).to(y.dtype) == y
+    cmp = (y_hat.reshape(y.shape).to(y.dtype) == y) & (y >= 0)
     return cmp.sum()
+
+
+def counted_labels(y: torch.Tensor) -> torch.Tensor:
+    """How many labels of `y` `accuracy` judges (all but negative ones), as a 0-dim tensor on
+    `y`'s device: the denominator of `evaluate_accuracy` and of `fit`'s ``train_acc``."""
+    return (y >= 0).sum()
+
+
+def ratio(correct: torch.Tensor, total: torch.Tensor) -> float:
+    """``correct / total`` of two 0-dim device counters, read with one host sync (0 if none)."""
+    c, t = torch.stack((correct, total)).tolist()
+    return c / max(t, 1)
 
 
 def evaluate_accuracy(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
     """Accuracy of `net` over `data_iter` in eval mode without gradients (one host sync).
 
-    Every submodule's train/eval mode is restored afterwards, also when `net` raises.
+    Labels that `accuracy` skips (negative ones, such as padding marked -100) are left out of
+    the total too. Every submodule's train/eval mode is restored afterwards, also when `net`
+    raises.
     """
     device = torch.device(device) if device is not None else model_device(net)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    n = 0
+    total = torch.zeros((), dtype=torch.int64, device=device)
     with evaluating(net):
         for X, y in data_iter:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             correct += accuracy(net(X), y)
-            n += y.numel()
-    return correct.item() / max(n, 1)
+            total += counted_labels(y)
+    return ratio(correct, total)
 
 
 def evaluate_loss(
