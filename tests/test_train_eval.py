@@ -145,3 +145,25 @@ def test_lm_eval_helpers_use_the_model_where_it_is(gpu_machine, helper, lm_data)
 def test_evaluate_accuracy_uses_the_model_where_it_is(gpu_machine):
     net = Broken(fail_at=10**6)
     assert evaluate_accuracy(net, _classifier_data()) >= 0.0
+
+
+@pytest.mark.parametrize("helper", HELPERS)
+def test_eval_helpers_move_a_module_to_the_device_they_are_given(helper, lm_data):
+    """One rule for all four: an explicit device is where the module is evaluated, so it is
+    moved there (not left elsewhere to fail on the first batch); None moves nothing."""
+    net = _model(helper)
+    moves = []
+    real_to = net.to
+    net.to = lambda *args, **kwargs: moves.append(args) or real_to(*args, **kwargs)
+    loader, vocab = lm_data
+    calls = {
+        "evaluate_accuracy": lambda device: evaluate_accuracy(net, _classifier_data(), device),
+        "evaluate_loss": lambda device: evaluate_loss(net, _classifier_data(),
+                                                      nn.CrossEntropyLoss(), device),
+        "perplexity": lambda device: perplexity(net, loader, device),
+        "predict_lm": lambda device: predict_lm("abc", 3, net, vocab, device),
+    }
+    calls[helper](None)
+    assert moves == []
+    calls[helper](CPU)
+    assert moves == [(CPU,)]

@@ -20,9 +20,9 @@ from d2lutils.train.metrics import History
 from d2lutils.train.plumbing import (
     TrainingDisplay,
     accumulator_dtype,
+    eval_device,
     evaluating,
     mismatch,
-    model_device,
     trainable_params,
     training_device,
 )
@@ -44,17 +44,6 @@ def _state_batch(state: Any) -> int | None:
     if isinstance(state, torch.Tensor):
         return state.shape[-2] if state.ndim >= 2 else state.shape[0]
     return _state_batch(state[0]) if len(state) else None
-
-
-def _eval_device(net: Any, device: torch.device | str | None) -> torch.device:
-    """Where `perplexity` and `predict_lm` run: `device` (a module is moved there), else
-    where the model's parameters are (it is not moved)."""
-    if device is None:
-        return model_device(net)
-    dev = torch.device(device)
-    if isinstance(net, nn.Module):
-        net.to(dev)
-    return dev
 
 
 def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -96,7 +85,7 @@ def _first_forward(net: Any, X: torch.Tensor, state: Any, vocab: Any) -> tuple[A
     return out
 
 
-def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
+def perplexity(net: Any, data_iter: Iterable, device: torch.device | str | None = None) -> float:
     """exp(mean token cross-entropy) of `net` on `data_iter`, without gradients.
 
     Each batch starts from a fresh state (as d2l 1.0.3 validates), which is correct for
@@ -104,7 +93,7 @@ def perplexity(net: Any, data_iter: Iterable, device: torch.device | None = None
     (every submodule, also when `net` raises). ``device=None`` evaluates where the model's
     parameters are; a given `device` moves a module there first.
     """
-    dev = _eval_device(net, device)
+    dev = eval_device(net, device)
     dtype = accumulator_dtype(dev)
     total = torch.zeros((), dtype=dtype, device=dev)
     tokens = 0
@@ -126,7 +115,7 @@ def train_lm(
     *,
     lr: float | None = None,
     epochs: int,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
     val_iter: Iterable | None = None,
     clip: float | None = 1.0,
     optimizer: torch.optim.Optimizer | None = None,
@@ -198,7 +187,7 @@ def predict_lm(
     num_preds: int,
     net: Any,
     vocab: Any,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
 ) -> str:
     """Continue `prefix` by `num_preds` tokens, greedily (argmax) after a warm-up on it.
 
@@ -209,7 +198,7 @@ def predict_lm(
     tokens = list(prefix)
     if not tokens:
         raise ValueError("predict_lm needs a non-empty prefix")
-    dev = _eval_device(net, device)
+    dev = eval_device(net, device)
     outputs = [int(vocab[t]) for t in tokens]
     with evaluating(net):
         state = net.begin_state(1, dev)

@@ -10,7 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from d2lutils.train.plumbing import evaluating, match_targets, model_device, trainable_params
+from d2lutils.train.plumbing import (
+    accumulator_dtype,
+    eval_device,
+    evaluating,
+    match_targets,
+    trainable_params,
+)
 
 
 class Timer:
@@ -69,14 +75,17 @@ def ratio(correct: torch.Tensor, total: torch.Tensor) -> float:
     return c / max(t, 1)
 
 
-def evaluate_accuracy(net: Any, data_iter: Iterable, device: torch.device | None = None) -> float:
+def evaluate_accuracy(
+    net: Any, data_iter: Iterable, device: torch.device | str | None = None
+) -> float:
     """Accuracy of `net` over `data_iter` in eval mode without gradients (one host sync).
 
     Labels that `accuracy` skips (negative ones, such as padding marked -100) are left out of
-    the total too. Every submodule's train/eval mode is restored afterwards, also when `net`
-    raises.
+    the total too. ``device=None`` evaluates where the model's parameters are; a given
+    `device` moves a module there first. Every submodule's train/eval mode is restored
+    afterwards, also when `net` raises.
     """
-    device = torch.device(device) if device is not None else model_device(net)
+    device = eval_device(net, device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = torch.zeros((), dtype=torch.int64, device=device)
     with evaluating(net):
@@ -88,18 +97,17 @@ def evaluate_accuracy(net: Any, data_iter: Iterable, device: torch.device | None
 
 
 def evaluate_loss(
-    net: Any, data_iter: Iterable, loss: Any, device: torch.device | None = None
+    net: Any, data_iter: Iterable, loss: Any, device: torch.device | str | None = None
 ) -> float:
     """Mean loss per example of `net` over `data_iter` (eval mode, no gradients).
 
     Works with losses that reduce by mean (the default) or not at all (``reduction="none"``).
     Targets are matched to the outputs as `fit` matches them (`match_targets`): float targets
     with as many elements are reshaped, so an MSE between (B, 1) outputs and (B,) targets
-    does not silently broadcast.
+    does not silently broadcast. `device` as for `evaluate_accuracy`.
     """
-    device = torch.device(device) if device is not None else model_device(net)
-    total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64,
-                        device=device)
+    device = eval_device(net, device)
+    total = torch.zeros((), dtype=accumulator_dtype(device), device=device)
     n = 0
     with evaluating(net):
         for X, y in data_iter:

@@ -25,9 +25,9 @@ _ELEMENTWISE = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss, nn.BCELoss
                 nn.BCEWithLogitsLoss)
 
 
-def model_device(net: Any, fallback: torch.device | str | None = None) -> torch.device:
+def model_device(net: Any) -> torch.device:
     """Where `net` lives: the device of its first parameter or buffer (a module, or a scratch
-    model with `.params`), else `fallback`, else `d2lutils.device()` (a plain function)."""
+    model with `.params`), else `d2lutils.device()` (a plain function)."""
     if isinstance(net, nn.Module):
         tensors = itertools.chain(net.parameters(), net.buffers())
     else:
@@ -35,7 +35,7 @@ def model_device(net: Any, fallback: torch.device | str | None = None) -> torch.
     for t in tensors:
         if isinstance(t, torch.Tensor):
             return t.device
-    return torch.device(fallback) if fallback is not None else default_device()
+    return default_device()
 
 
 def trainable_params(net_or_params: Any) -> list[torch.Tensor]:
@@ -69,6 +69,17 @@ def training_device(net: Any, device: torch.device | str | None) -> torch.device
         net.to(dev)
     if dev.type == "cpu":
         tune_cpu_allocator()
+    return dev
+
+
+def eval_device(net: Any, device: torch.device | str | None) -> torch.device:
+    """Where the evaluation helpers run: `device` if given (a module is moved there first),
+    else where the model's parameters are (nothing is moved)."""
+    if device is None:
+        return model_device(net)
+    dev = torch.device(device)
+    if isinstance(net, nn.Module):
+        net.to(dev)
     return dev
 
 
