@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+__all__ = ["LivePlot", "plot", "set_axes", "set_figsize", "show_images", "use_svg_display"]
+
 FMTS = ("-", "m--", "g-.", "r:")
 
 
@@ -39,7 +41,8 @@ def use_svg_display() -> None:
 
 def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
     """Set the default matplotlib figure size (and use SVG in notebooks), like d2l."""
-    use_svg_display()
+    if in_notebook():  # a script has no notebook figures; asking would start an IPython shell
+        use_svg_display()
     plt.rcParams["figure.figsize"] = figsize
 
 

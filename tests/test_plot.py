@@ -150,3 +150,34 @@ def test_show_images_draws_one_channel_in_grey():
     assert axes[3].get_images()[0].get_array().shape == (8, 8, 3)  # colour stays colour
     hot = dplot.show_images(gray[:1], 1, 1, cmap="hot")
     assert hot[0].get_images()[0].get_cmap().name == "hot"
+
+
+_SCRIPT = """
+import sys
+import matplotlib
+matplotlib.use("Agg")
+from d2lutils import plot
+plot.plot([1.0, 2.0, 3.0])
+plot.set_figsize((4, 3))
+print("IPython" in sys.modules, matplotlib.rcParams["figure.figsize"])
+"""
+
+
+def test_plotting_in_a_script_starts_no_ipython_shell():
+    """Outside a kernel there is no notebook figure format to set: plot() must not import
+    IPython (a second or more) and start an InteractiveShell just to ask for SVG."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
+                         check=True).stdout.split(maxsplit=1)
+    assert out == ["False", "[4.0, 3.0]\n"]
+
+
+def test_plot_exports_its_helpers_only():
+    """`from d2lutils.plot import *` (and the docs) see the plotting API, not numpy or plt."""
+    assert sorted(dplot.__all__) == ["LivePlot", "plot", "set_axes", "set_figsize",
+                                     "show_images", "use_svg_display"]
+    namespace: dict = {}
+    exec("from d2lutils.plot import *", namespace)
+    assert "np" not in namespace and "plt" not in namespace
