@@ -97,6 +97,14 @@ def _as_tensor(corpus: Corpus) -> torch.Tensor:
     return corpus if isinstance(corpus, torch.Tensor) else torch.tensor(corpus, dtype=torch.long)
 
 
+def _max_offset(num_steps: int, random_iter: bool, random_offset: bool) -> int:
+    """The largest offset a partitioning draws (d2l's ranges): num_steps - 1 for random
+    partitioning, num_steps for sequential, 0 when the sequential offset is fixed."""
+    if random_iter:
+        return num_steps - 1
+    return num_steps if random_offset else 0
+
+
 def _num_batches(n_tokens: int, batch_size: int, num_steps: int, max_offset: int) -> int:
     """Batches of `batch_size` x `num_steps` that every offset 0..`max_offset` can fill.
 
@@ -118,8 +126,9 @@ def seq_data_iter_random(
     of batches (see `SeqLoader`).
     """
     corpus = _as_tensor(corpus)
-    n_batches = _num_batches(len(corpus), batch_size, num_steps, num_steps - 1)
-    corpus = corpus[int(torch.randint(0, num_steps, ())):]
+    max_offset = _max_offset(num_steps, random_iter=True, random_offset=True)
+    n_batches = _num_batches(len(corpus), batch_size, num_steps, max_offset)
+    corpus = corpus[int(torch.randint(0, max_offset + 1, ())):]
     num_subseqs = (len(corpus) - 1) // num_steps
     starts = torch.randperm(num_subseqs) * num_steps
     offsets = torch.arange(num_steps)
@@ -138,9 +147,9 @@ def seq_data_iter_sequential(
     epoch yields the same number of batches (see `SeqLoader`).
     """
     corpus = _as_tensor(corpus)
-    n_batches = _num_batches(len(corpus), batch_size, num_steps,
-                             num_steps if random_offset else 0)
-    offset = int(torch.randint(0, num_steps + 1, ())) if random_offset else 0
+    max_offset = _max_offset(num_steps, random_iter=False, random_offset=random_offset)
+    n_batches = _num_batches(len(corpus), batch_size, num_steps, max_offset)
+    offset = int(torch.randint(0, max_offset + 1, ())) if random_offset else 0
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
     Xs = corpus[offset:offset + num_tokens].reshape(batch_size, -1)
     Ys = corpus[offset + 1:offset + 1 + num_tokens].reshape(batch_size, -1)
@@ -175,10 +184,7 @@ class SeqLoader:
                              f"{batch_size} x {num_steps}; use smaller batches or steps")
 
     def __len__(self) -> int:
-        if self.random_iter:
-            max_offset = self.num_steps - 1
-        else:
-            max_offset = self.num_steps if self.random_offset else 0
+        max_offset = _max_offset(self.num_steps, self.random_iter, self.random_offset)
         return _num_batches(len(self.corpus), self.batch_size, self.num_steps, max_offset)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
