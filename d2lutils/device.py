@@ -91,9 +91,7 @@ def set_seed(seed: int = 0, *, deterministic: bool = False) -> None:
     """
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)  # seeds the CPU and every CUDA/MPS generator
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    torch.manual_seed(seed)  # seeds the CPU and every CUDA/MPS generator (manual_seed_all)
     if deterministic:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
