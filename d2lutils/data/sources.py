@@ -120,6 +120,8 @@ def _mirror_candidates(relative: str) -> list[str]:
 
 def _download(url: str, dest: Path, checksum: str | None, progress: bool) -> None:
     """Download `url` to `dest` with pooch (retries, progress bar, hash check)."""
+    # only a download needs them: pooch and requests are slow to import, and a fetch that
+    # finds its files (or copies them from a mirror) must stay light (test_data_imports.py)
     import pooch
     import requests
 
