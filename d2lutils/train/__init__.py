@@ -2,9 +2,9 @@
 
 Every public name lives at ``d2lutils.train.<name>``; the submodules are implementation
 detail: `loop` (fit), `lm` (train_lm, perplexity, predict_lm), `metrics` (accuracy,
-evaluation, History, Timer, clipping, folds), `checkpoint` (save/load), `checks` (fit's
-first-batch explanations) and `plumbing`, what the loops share (devices, accumulator dtype,
-progress bar and live plot, eval mode, matching targets to outputs).
+evaluation, History, Timer, clipping, folds), `checkpoint` (save/load), `checks` (the
+loops' first-batch explanations) and `plumbing`, what the loops share (devices, accumulator
+dtype, progress bar and live plot, eval mode, matching targets to outputs).
 """
 
 from d2lutils.train.checkpoint import load_model, load_state, save_model

@@ -16,13 +16,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from d2lutils.train.checks import checked_lm_forward
 from d2lutils.train.metrics import History
 from d2lutils.train.plumbing import (
     TrainingDisplay,
     accumulator_dtype,
     eval_device,
     evaluating,
-    mismatch,
     trainable_params,
     training_device,
 )
@@ -55,34 +55,6 @@ def _lm_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
             "output back to batch-first before the output layer."
         )
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
-
-
-def _first_forward(net: Any, X: torch.Tensor, state: Any, vocab: Any) -> tuple[Any, Any]:
-    """Run the first forward pass of `train_lm`, explaining PyTorch's shape, dtype and index
-    errors (a ValueError chained to them); every other error passes unchanged."""
-    try:
-        out = net(X, state)
-    except (RuntimeError, IndexError, ValueError) as err:
-        if mismatch(err) is None:  # out of memory, devices, compiler, a bug: as it is
-            raise
-        span = ""
-        if X.numel() and not X.is_floating_point():
-            span = f" in [{int(X.min())}, {int(X.max())}]"
-        raise ValueError(
-            f"the first batch does not fit the language model: X has shape {tuple(X.shape)} "
-            f"({X.dtype}) with token indices{span}, and the vocabulary has {len(vocab)} tokens.\n"
-            "Hint: a language model takes X as (batch, steps) token indices and returns "
-            "(logits (batch, steps, vocab), state); its input layer (one-hot or nn.Embedding) and "
-            f"its output layer must both be built with len(vocab) = {len(vocab)}, and its state "
-            "must come from net.begin_state(batch_size, device).\n"
-            f"PyTorch said: {err}"
-        ) from err
-    if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise ValueError(
-            f"a language model must return (logits, state), got {type(out).__name__}. Hint: "
-            "end forward with `return self.output(Y), state`."
-        )
-    return out
 
 
 def perplexity(net: Any, data_iter: Iterable, device: torch.device | str | None = None) -> float:
@@ -155,11 +127,10 @@ def train_lm(
                     state = net.begin_state(X.shape[0], dev)
                 else:
                     state = detach_state(state)
-                logits, state = net(X, state) if checked else _first_forward(net, X, state, vocab)
-                if not checked:
-                    if logits.shape[-1] != len(vocab):
-                        raise ValueError(f"the model predicts {logits.shape[-1]} tokens but the "
-                                         f"vocabulary has {len(vocab)}")
+                if checked:
+                    logits, state = net(X, state)
+                else:
+                    logits, state = checked_lm_forward(net, X, state, vocab)
                     checked = True
                 loss = _lm_loss(logits, Y)
                 optimizer.zero_grad(set_to_none=True)

@@ -1,15 +1,13 @@
 """What `fit`, `train_lm` and the evaluation helpers share.
 
-Devices (where to train, where a model lives), the accumulator dtype, the progress bar and
-live plot of a run, eval mode, matching targets to outputs, and telling PyTorch's "the
-data do not fit" errors from all others.
+Devices (where to train, where to evaluate, where a model lives), the accumulator dtype,
+the progress bar and live plot of a run, eval mode, and matching targets to outputs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -194,59 +192,3 @@ def evaluating(net: Any) -> Iterator[None]:
     finally:
         for module, mode in modes:
             module.training = mode
-
-
-# What PyTorch says when the data do not fit the model or the loss. Anything else (out of
-# memory, tensors on different devices, a compiler failure, a bug in the model) is not
-# explained away: the caller lets it through unchanged.
-_MISMATCH = {
-    "shape": (
-        "shapes cannot be multiplied",  # Linear, matmul
-        "must have same reduction dim",  # the same under torch.compile
-        r"Expected \d+D .*input to",  # conv/pool on data of the wrong rank
-        r"to have \d+ channels, but got \d+ channels",
-        "Kernel size can't be greater than actual input size",
-        "Output size is too small",
-        "is invalid for input of size",  # view/reshape
-        r"should contain \d+ elements not \d+",  # batch norm
-        "expected input with shape",  # layer norm
-        "must be equal to input_size",  # RNN, GRU, LSTM
-        r"Expected hidden(\[\d\])? size",
-        "must match the size of tensor",  # broadcasting
-        "size mismatch",
-        "to match target batch_size",  # cross-entropy
-        "must be the same as input size",  # BCE
-        "target tensor expected",  # cross-entropy with (B, T) labels
-    ),
-    "dtype": (
-        "must have the same dtype",
-        r"Input type \([a-z0-9]+\) and (weight|bias) type \([a-z0-9]+\) should be the same",
-        "expected scalar type",
-        "expected target dtype",
-        "to have one of the following scalar types",  # float indices into an embedding
-        "Found dtype",
-    ),
-    "index": (
-        "index out of range",  # embedding smaller than the vocabulary
-        "is out of bounds",  # a label >= the number of classes
-        "Class values must be smaller than num_classes",  # one_hot
-    ),
-}
-_MISMATCH_RE = {kind: re.compile("|".join(patterns)) for kind, patterns in _MISMATCH.items()}
-
-
-def mismatch(err: BaseException) -> str | None:
-    """"shape", "dtype" or "index" when `err` is PyTorch saying the data do not fit; else None.
-
-    Used by the first-batch checks of `fit` and `train_lm`, which explain such errors (a
-    ValueError chained to PyTorch's) and re-raise every other error as it is.
-    """
-    if isinstance(err, torch.cuda.OutOfMemoryError) or not isinstance(
-        err, (RuntimeError, ValueError, IndexError)
-    ):
-        return None
-    text = str(err)
-    for kind, pattern in _MISMATCH_RE.items():
-        if pattern.search(text):
-            return kind
-    return None
