@@ -550,3 +550,48 @@ def test_train_lm_carries_state_only_for_sequential_batches(tiny_corpus, random_
     else:  # carried from batch to batch, reset at each epoch
         assert counts == [float(i) for i in range(n)] * 2
     assert not any(requires_grad for _, requires_grad in net.seen)  # detached between batches
+
+
+# ------------------------------------------------------------------ one-shot and empty data
+
+def _one_shot(X, y, batch_size=16):
+    return ((X[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(X), batch_size))
+
+
+def test_fit_refuses_a_one_shot_iterator_it_would_read_again():
+    """A generator yields its batches once: from the second epoch on, fit would see no batch
+    and report train_loss 0 (or test_acc 0) as if it had measured them."""
+    X = torch.randn(64, 2)
+    y = (X[:, 0] > 0).long()
+    for train_iter, test_iter, name in ((_one_shot(X, y), None, "train_iter"),
+                                        ([(X, y)], _one_shot(X, y), "test_iter")):
+        with pytest.raises(ValueError, match=rf"{name} is a one-shot iterator") as info:
+            fit(nn.Linear(2, 2), train_iter, test_iter, epochs=3, lr=0.1, **QUIET)
+        assert f"list({name})" in str(info.value)
+    h = fit(nn.Linear(2, 2), _one_shot(X, y), _one_shot(X, y), epochs=1, lr=0.1, **QUIET)
+    assert h.final["test_acc"] > 0  # one epoch reads each once: allowed
+
+
+def test_train_lm_refuses_one_shot_and_empty_training_data(tiny_corpus):
+    corpus, vocab = tiny_corpus
+    batches = iter(SeqLoader(corpus, 4, 10, device=CPU))
+    with pytest.raises(ValueError, match="train_iter is a one-shot iterator"):
+        train_lm(TinyLM(len(vocab)), batches, vocab, lr=1.0, epochs=2, **QUIET)
+    with pytest.raises(ValueError, match="val_iter is a one-shot iterator"):
+        train_lm(TinyLM(len(vocab)), list(batches), vocab, lr=1.0, epochs=2,
+                 val_iter=iter(list(batches)), **QUIET)
+    with pytest.raises(ValueError, match="train_iter is empty"):  # not train_ppl 1.0
+        train_lm(TinyLM(len(vocab)), [], vocab, lr=1.0, epochs=1, **QUIET)
+
+
+@pytest.mark.parametrize("helper", ["evaluate_accuracy", "evaluate_loss", "perplexity"])
+def test_evaluating_no_batches_is_an_error_not_a_score(helper, tiny_corpus):
+    """An empty test set has no accuracy: 0.0 (or a loss of 0) would read as a result."""
+    call = {
+        "evaluate_accuracy": lambda: evaluate_accuracy(nn.Linear(2, 2), [], CPU),
+        "evaluate_loss": lambda: evaluate_loss(nn.Linear(2, 2), [], nn.MSELoss(), CPU),
+        "perplexity": lambda: perplexity(Uniform(len(tiny_corpus[1])), [], CPU),
+    }[helper]
+    with pytest.raises(ValueError, match=f"{helper}: data_iter is empty") as info:
+        call()
+    assert "Hint:" in str(info.value)

@@ -23,6 +23,8 @@ from d2lutils.train.plumbing import (
     accumulator_dtype,
     eval_device,
     evaluating,
+    no_batches,
+    read_every_epoch,
     trainable_params,
     training_device,
 )
@@ -76,7 +78,7 @@ def perplexity(net: Any, data_iter: Iterable, device: torch.device | str | None 
             total += _lm_loss(logits, Y).to(dtype) * Y.numel()
             tokens += Y.numel()
     if tokens == 0:
-        raise ValueError("perplexity: data_iter yielded no batches")
+        raise no_batches("perplexity")
     return math.exp(total.item() / tokens)
 
 
@@ -105,6 +107,8 @@ def train_lm(
     """
     if optimizer is None and lr is None:
         raise ValueError("train_lm needs lr (for the default SGD optimizer) or an optimizer")
+    read_every_epoch(train_iter, "train_iter", epochs)
+    read_every_epoch(val_iter, "val_iter", epochs)
     dev = training_device(net, device)
     params = trainable_params(net)
     if optimizer is None:
@@ -141,7 +145,9 @@ def train_lm(
                 total += loss.detach().to(dtype) * Y.numel()
                 tokens += Y.numel()
                 display.batch_done()
-            train_ppl = math.exp(total.item() / max(tokens, 1))
+            if tokens == 0:
+                raise no_batches("train_lm", "train_iter")
+            train_ppl = math.exp(total.item() / tokens)
             train_time = time.perf_counter() - t0
             metrics = {"train_ppl": train_ppl}
             if val_iter is not None:

@@ -20,6 +20,8 @@ from d2lutils.train.plumbing import (
     accumulator_dtype,
     evaluating,
     match_targets,
+    no_batches,
+    read_every_epoch,
     training_device,
 )
 
@@ -139,6 +141,8 @@ def fit(
     epoch on the metric its mode watches: ``mode="min"`` on that epoch's ``train_loss``,
     ``mode="max"`` on ``test_acc`` (``train_acc`` without `test_iter`).
 
+    `train_iter` and `test_iter` are read once per epoch, so with several epochs they must be
+    loaders that can be read again (a one-shot iterator such as a generator is refused).
     `plot` (a LivePlot) and `progress` (a tqdm bar) default to on only inside a notebook
     kernel.
     """
@@ -151,6 +155,8 @@ def fit(
         raise ValueError("ReduceLROnPlateau is stepped per epoch, on a metric of the epoch; "
                          "use scheduler_step='epoch'")
     per_batch = scheduler is not None and scheduler_step == "batch"
+    read_every_epoch(train_iter, "train_iter", epochs)
+    read_every_epoch(test_iter, "test_iter", epochs)
     dev = training_device(net, device)
     loss_fn = loss if loss is not None else nn.CrossEntropyLoss()
     if isinstance(loss_fn, nn.Module):
@@ -161,7 +167,7 @@ def fit(
     batches = iter(train_iter)
     first = next(batches, None)
     if first is None:
-        raise ValueError("train_iter is empty")
+        raise no_batches("fit", "train_iter")
     if any(isinstance(p, nn.parameter.UninitializedParameter) for p in net.parameters()):
         with evaluating(net):  # materialize lazy layers before init and the optimizer
             checked_forward(net, first[0].to(dev), net, rows=2)

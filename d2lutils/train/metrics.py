@@ -15,6 +15,7 @@ from d2lutils.train.plumbing import (
     eval_device,
     evaluating,
     match_targets,
+    no_batches,
     trainable_params,
 )
 
@@ -88,11 +89,15 @@ def evaluate_accuracy(
     device = eval_device(net, device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = torch.zeros((), dtype=torch.int64, device=device)
+    batches = 0
     with evaluating(net):
         for X, y in data_iter:
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             correct += accuracy(net(X), y)
             total += counted_labels(y)
+            batches += 1
+    if not batches:
+        raise no_batches("evaluate_accuracy")
     return ratio(correct, total)
 
 
@@ -120,7 +125,9 @@ def evaluate_loss(
             else:
                 total += batch_loss.to(total.dtype).sum()
                 n += batch_loss.numel()
-    return total.item() / max(n, 1)
+    if n == 0:
+        raise no_batches("evaluate_loss")
+    return total.item() / n
 
 
 class History(dict):

@@ -81,6 +81,27 @@ def eval_device(net: Any, device: torch.device | str | None) -> torch.device:
     return dev
 
 
+def read_every_epoch(data: Iterable | None, name: str, epochs: int) -> None:
+    """Refuse a one-shot iterator (a generator, ``iter(loader)``) that a run reads each epoch:
+    from the second epoch on it would yield nothing, and the run would report a loss of 0 or
+    an accuracy of 0 as if it had measured them."""
+    if data is not None and epochs > 1 and isinstance(data, Iterator):
+        raise ValueError(
+            f"{name} is a one-shot iterator ({type(data).__name__}): it yields its batches "
+            f"once, and epochs={epochs} reads it in every epoch. Hint: pass a loader that can "
+            f"be read again (a DataLoader, TensorLoader, SeqLoader), or list({name})."
+        )
+
+
+def no_batches(who: str, name: str = "data_iter") -> ValueError:
+    """The error for a loader that yielded nothing (rather than a score of 0 or 1)."""
+    return ValueError(
+        f"{who}: {name} is empty (it yielded no batches), so there is nothing to measure. "
+        "Hint: check that the dataset holds examples, and that batch_size is not larger than "
+        "the dataset with drop_last=True."
+    )
+
+
 def accumulator_dtype(dev: torch.device) -> torch.dtype:
     """float64 for sums of losses over an epoch, float32 on MPS (which has no float64)."""
     return torch.float32 if dev.type == "mps" else torch.float64
