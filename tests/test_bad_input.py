@@ -582,3 +582,52 @@ def test_an_empty_subset_is_refused_on_both_paths():
     for fast in (True, False):
         with pytest.raises(ValueError, match="asked for 0 examples, the split has 60000"):
             data.fashion_mnist(64, n_train=0, fast=fast, device="cpu")
+
+
+# ------------------------------------------------------------ refusals that say what to do
+
+
+class WideLM(nn.Module):
+    """A language model whose output layer is built for another vocabulary."""
+
+    def __init__(self, vocab_size: int, out: int):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, 8)
+        self.out = nn.Linear(8, out)
+
+    def begin_state(self, batch_size, device):
+        return None
+
+    def forward(self, X, state):
+        return self.out(self.emb(X)), state
+
+
+def _refusals():
+    loader, vocab = lm_data()
+    X, y = torch.rand(8, 4), torch.randint(0, 3, (8,))
+    per_row_twice = lambda y_hat, y: nn.functional.cross_entropy(  # noqa: E731
+        y_hat, y, reduction="none").repeat(2)
+    return {
+        "lm-output-width": (lambda: train.train_lm(WideLM(len(vocab), 5), loader, vocab,
+                                                   lr=1.0, epochs=1, **QUIET),
+                            f"the model predicts 5 tokens but the vocabulary has {len(vocab)}"),
+        "loss-shape": (lambda: train.fit(nn.Linear(4, 3), [(X, y)], None, epochs=1, lr=0.1,
+                                         loss=per_row_twice, **QUIET),
+                       "loss returned shape (16,) for a batch of 8"),
+        "subset": (lambda: data.tensors.subset_size(100, 500),
+                   "asked for 500 examples, the split has 100"),
+        "val-fraction": (lambda: data.time_machine(4, 10, max_tokens=2000, val_fraction=1.5,
+                                                   device="cpu"),
+                         "val_fraction=1.5 leaves no train or no validation text"),
+        "loader-lengths": (lambda: data.TensorLoader(X, y[:5], batch_size=4, device="cpu"),
+                           "tensors differ in length"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_refusals()))
+def test_a_refusal_says_what_to_do(case):
+    run, what = _refusals()[case]
+    with pytest.raises(ValueError) as info:
+        run()
+    message = str(info.value)
+    assert what in message and "Hint:" in message, message

@@ -41,7 +41,9 @@ class TensorLoader:
         n = len(tensors[0])
         if any(len(t) != n for t in tensors):
             shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
-            raise ValueError(f"TensorLoader: tensors differ in length (first axis): {shapes}")
+            raise ValueError(f"TensorLoader: tensors differ in length (first axis): {shapes}. "
+                             "Hint: pass one row per example in each, e.g. X and y of the "
+                             "same examples.")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if device is None:
@@ -88,5 +90,6 @@ def subset_size(n_total: int, n: int | None) -> int:
     if n is None:
         return n_total
     if not 0 < n <= n_total:
-        raise ValueError(f"asked for {n} examples, the split has {n_total}")
+        raise ValueError(f"asked for {n} examples, the split has {n_total}. Hint: pass a "
+                         f"number from 1 to {n_total}, or None for all of them.")
     return n

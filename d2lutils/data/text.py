@@ -213,7 +213,9 @@ def time_machine(
     corpus = torch.tensor(corpus, dtype=torch.long)
     n_val = int(len(corpus) * val_fraction)
     if not 0 < n_val < len(corpus):
-        raise ValueError(f"val_fraction={val_fraction} leaves no train or no validation text")
+        raise ValueError(f"val_fraction={val_fraction} leaves no train or no validation text "
+                         f"in {len(corpus)} tokens. Hint: pass a fraction between 0 and 1 "
+                         "(0.1 holds out the last tenth), or more tokens (max_tokens).")
     train = SeqLoader(corpus[:-n_val], batch_size, num_steps, random_iter=use_random_iter,
                       device=device)
     val = SeqLoader(corpus[-n_val:], min(batch_size, max(1, (n_val - 1) // num_steps)),

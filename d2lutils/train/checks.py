@@ -145,7 +145,11 @@ def checked_loss(loss: Callable, y_hat: torch.Tensor, y: torch.Tensor) -> torch.
         f"PyTorch said: {err}"
     ))
     if out.ndim > 0 and out.shape[0] != y.shape[0]:
-        raise ValueError(f"loss returned shape {tuple(out.shape)} for a batch of {y.shape[0]}")
+        raise ValueError(
+            f"loss returned shape {tuple(out.shape)} for a batch of {y.shape[0]}. Hint: a loss "
+            "returns one number (reduction='mean') or one value per example "
+            "(reduction='none'), so that fit can average it over the examples."
+        )
     return out
 
 
@@ -174,6 +178,9 @@ def checked_lm_forward(net: Any, X: torch.Tensor, state: Any, vocab: Any) -> tup
             "end forward with `return self.output(Y), state`."
         )
     if out[0].shape[-1] != len(vocab):
-        raise ValueError(f"the model predicts {out[0].shape[-1]} tokens but the "
-                         f"vocabulary has {len(vocab)}")
+        raise ValueError(
+            f"the model predicts {out[0].shape[-1]} tokens but the vocabulary has {len(vocab)}. "
+            f"Hint: build the output layer with len(vocab) = {len(vocab)} outputs, from the "
+            "vocab that encoded train_iter."
+        )
     return out
