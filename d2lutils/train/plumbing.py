@@ -130,7 +130,6 @@ class TrainingDisplay:
         show = in_notebook()
         self.epochs, self.curves, self.ylabel = epochs, list(curves), ylabel
         self.plot = plot if plot is not None else show
-        self.display = None if plot is None else True  # None: LivePlot asks in_notebook()
         self.live: LivePlot | None = None
         self.bar = None
         if progress if progress is not None else show:
@@ -150,7 +149,7 @@ class TrainingDisplay:
             if self.live is None:
                 self.live = LivePlot(xlabel="epoch", ylabel=self.ylabel, xlim=[1, self.epochs],
                                      legend=[name.replace("_", " ") for name in shown],
-                                     display=self.display)
+                                     display=True)  # self.plot: asked for, or in a kernel
             self.live.add(epoch, [metrics.get(name) for name in shown])
 
     def __enter__(self) -> TrainingDisplay:
