@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def problem(folder: Path, name: str, checksum: str) -> str | None:
     path = folder / name
     try:
         st = path.stat()
-        if not path.is_file():
+        if not stat.S_ISREG(st.st_mode):  # a folder of that name: from the same stat
             return "missing"
         key = (str(path), st.st_size, st.st_mtime_ns, checksum)
         if key in _VERIFIED:
