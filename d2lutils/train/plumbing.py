@@ -1,7 +1,8 @@
 """What `fit`, `train_lm` and the evaluation helpers share.
 
-Devices (where to train, where to evaluate, where a model lives), the accumulator dtype,
-the progress bar and live plot of a run, eval mode, and matching targets to outputs.
+Devices (where to train, where to evaluate, where a model lives), loaders a run cannot use
+(one-shot iterators read every epoch, loaders that yield nothing), the accumulator dtype, the
+progress bar and live plot of a run, eval mode, and matching targets to outputs.
 """
 
 from __future__ import annotations
