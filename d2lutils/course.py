@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
+
+# nbclient, nbformat and traitlets come with the dev extra (the runner is a tool of the
+# repository, not of the course library), so they are imported where the runner uses them.
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -119,7 +124,7 @@ def run_notebook(path: Path, out_dir: Path, timeout: int | None = None) -> dict:
     metrics, device, quick = read_reports(report_file)
     if quick is None:  # the notebook reported nothing: describe the environment it ran in
         from d2lutils.config import is_quick
-        from d2lutils.device import device as pick_device
+        from d2lutils.device import device as pick_device  # imports torch: only when needed
 
         quick, device = is_quick(), str(pick_device())
     entry = {
@@ -189,9 +194,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {path.relative_to(args.notebooks)} ...", flush=True)
             record(path, run_notebook(path, out_dir, args.timeout))
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         print(f"running {len(jobs)} notebooks, {args.jobs} at a time ...", flush=True)
         # each notebook in a fresh process of its own: D2L_REPORT is per process
         spawn = multiprocessing.get_context("spawn")
