@@ -2,8 +2,8 @@
 
 1. A wheel of d2lutils goes into a FRESH virtual environment outside the repository, with
    its dependencies from the package index, as pip resolves them for a learner. Before it,
-   the environment gets what Colab ships preinstalled (COLAB_PREINSTALL, PyTorch by default;
-   empty resolves everything from the index, several GB).
+   the environment gets what Colab ships preinstalled: a Jupyter kernel and nbconvert always,
+   and COLAB_PREINSTALL (PyTorch by default; empty resolves it from the index, several GB).
 2. 00_setup and 01_tensors, copied alone into an empty folder, run there top to bottom with
    D2L_DATA_DIR unset: the data must land in the per-user cache folder (platformdirs, under
    XDG_CACHE_HOME), fetched and verified from D2L_DATA_MIRROR.
@@ -81,7 +81,9 @@ def fresh(scratch, build_dir):
     env = clean_env(HOME=scratch / "pip-home")
     with stopwatch("colab: create the fresh venv"):
         run([base, "-m", "venv", venv], timeout=120, env=env)
-    preinstall = os.environ.get("COLAB_PREINSTALL", "").split()
+    # Colab's runtime always has a Jupyter kernel and an executor; the course does not depend
+    # on them (a learner's notebook front end brings its own), so they go in first, as there.
+    preinstall = ["ipykernel", "nbconvert", *os.environ.get("COLAB_PREINSTALL", "").split()]
     if preinstall:
         with stopwatch(f"colab: preinstall {' '.join(preinstall)}"):
             run([python_of(venv), "-m", "pip", "install", "-q", *preinstall], timeout=900,
