@@ -127,3 +127,29 @@ def test_no_test_threshold_outside_the_checks_cell(path):
         if "checks" in tags:
             assert not re.search(r"quick\([^()\n]*,\s*0(\.0*)?\s*\)", source(cell)), (
                 f"{path.name}: a quick-mode bound of 0 cannot fail")
+
+
+def headings(path: Path) -> list[tuple[int, str]]:
+    """(level, text) of every Markdown heading, in order, outside code fences."""
+    found = []
+    for cell in cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        fenced = False
+        for line in source(cell).splitlines():
+            if line.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced
+            elif not fenced and (m := re.match(r"(#{1,6})\s+(.*)", line)):
+                found.append((len(m.group(1)), m.group(2)))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_title_and_no_skipped_heading_level(path):
+    # the book's pages are built from these headings, and Sphinx refuses a page whose
+    # headings jump a level (# then ###): the table of contents would have a hole
+    found = headings(path)
+    assert [level for level, _ in found].count(1) == 1 and found[0][0] == 1, (
+        f"{path.name} must open with its one # title")
+    for (before, _), (level, text) in zip(found, found[1:]):
+        assert level <= before + 1, f"{path.name}: '{text}' jumps from level {before} to {level}"
