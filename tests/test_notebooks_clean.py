@@ -151,5 +151,5 @@ def test_one_title_and_no_skipped_heading_level(path):
     found = headings(path)
     assert [level for level, _ in found].count(1) == 1 and found[0][0] == 1, (
         f"{path.name} must open with its one # title")
-    for (before, _), (level, text) in zip(found, found[1:]):
+    for (before, _), (level, text) in zip(found, found[1:], strict=False):
         assert level <= before + 1, f"{path.name}: '{text}' jumps from level {before} to {level}"
