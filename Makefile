@@ -5,9 +5,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# pip without byte-compiling every file it installs (PyTorch alone has thousands: about 40 s);
-# Python compiles a module the first time it is imported instead.
-PIP := -m pip install -q --no-compile
 
 # Datasets the notebooks need offline. CIFAR-10 (170 MB) is fetched on first use by
 # notebook 07, or with `make data DATASETS=cifar10`.
@@ -41,9 +38,9 @@ install: $(STAMP)
 # it is the book's reference (an oracle in tests and benchmarks), not a dependency of d2lutils.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python $(PIP) --upgrade pip
-	$(BIN)/python $(PIP) -e '.[dev,lab]'
-	$(BIN)/python $(PIP) --no-deps 'd2l==1.0.3'
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,lab]'
+	$(BIN)/python -m pip install -q --no-deps 'd2l==1.0.3'
 	$(BIN)/python -c "import d2lutils, d2l.torch; print('installed d2lutils and d2l', d2l.__version__)"
 	touch $@
 
@@ -66,10 +63,10 @@ $(LOWEST_STAMP): pyproject.toml tools/lowest_requirements.py | $(STAMP)
 	echo "lowest versions on $$("$$py" --version)"; \
 	rm -rf $(LOWEST_VENV) && "$$py" -m venv $(LOWEST_VENV)
 	$(BIN)/python tools/lowest_requirements.py > $(LOWEST_VENV)/lowest.txt
-	$(LOWEST_VENV)/bin/python $(PIP) --upgrade pip
-	$(LOWEST_VENV)/bin/python $(PIP) -c $(LOWEST_VENV)/lowest.txt -e '.[dev]'
+	$(LOWEST_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOWEST_VENV)/bin/python -m pip install -q -c $(LOWEST_VENV)/lowest.txt -e '.[dev]'
 	$(LOWEST_VENV)/bin/python -m pip check  # before d2l, whose own pins are not ours
-	$(LOWEST_VENV)/bin/python $(PIP) --no-deps 'd2l==1.0.3'
+	$(LOWEST_VENV)/bin/python -m pip install -q --no-deps 'd2l==1.0.3'
 	$(LOWEST_VENV)/bin/python -m pip list --format=freeze > $(LOWEST_VENV)/installed.txt
 	touch $@
 
@@ -118,7 +115,7 @@ e2e: test-data e2e-tools
 e2e-tools: $(E2E_STAMP) chromium
 
 $(E2E_STAMP): $(STAMP)
-	$(BIN)/python $(PIP) -e '.[e2e]'
+	$(BIN)/python -m pip install -q -e '.[e2e]'
 	touch $@
 
 # Debian's Chromium (CI runs as root); elsewhere install a Chromium or Chrome yourself and
@@ -150,7 +147,7 @@ BOOK_JOBS ?= 2
 book-tools: $(BOOK_STAMP)
 
 $(BOOK_STAMP): $(STAMP)
-	$(BIN)/python $(PIP) -e '.[book]'
+	$(BIN)/python -m pip install -q -e '.[book]'
 	touch $@
 
 book: $(BOOK_STAMP) test-data
