@@ -84,10 +84,8 @@ def fresh(scratch, build_dir):
     # Colab's runtime always has a Jupyter kernel and an executor; the course does not depend
     # on them (a learner's notebook front end brings its own), so they go in first, as there.
     preinstall = ["ipykernel", "nbconvert", *os.environ.get("COLAB_PREINSTALL", "").split()]
-    if preinstall:
-        with stopwatch(f"colab: preinstall {' '.join(preinstall)}"):
-            run([python_of(venv), "-m", "pip", "install", "-q", *preinstall], timeout=900,
-                env=env)
+    with stopwatch(f"colab: preinstall {' '.join(preinstall)}"):
+        run([python_of(venv), "-m", "pip", "install", "-q", *preinstall], timeout=900, env=env)
     with stopwatch("colab: pip install the wheel and its dependencies"):
         run([python_of(venv), "-m", "pip", "install", "-q", wheel], timeout=900, env=env)
     return venv
