@@ -85,7 +85,11 @@ def fresh(scratch, build_dir):
     # on them (a learner's notebook front end brings its own), so they go in first, as there.
     preinstall = ["ipykernel", "nbconvert", *os.environ.get("COLAB_PREINSTALL", "").split()]
     with stopwatch(f"colab: preinstall {' '.join(preinstall)}"):
-        run([python_of(venv), "-m", "pip", "install", "-q", *preinstall], timeout=900, env=env)
+        # --no-compile: the preinstalled packages are not under test, and byte-compiling all of
+        # PyTorch's files takes about 40 s; the learner's kernels (whose environment does not
+        # forbid bytecode) compile and keep what they import
+        run([python_of(venv), "-m", "pip", "install", "-q", "--no-compile", *preinstall],
+            timeout=900, env=env)
     with stopwatch("colab: pip install the wheel and its dependencies"):
         run([python_of(venv), "-m", "pip", "install", "-q", wheel], timeout=900, env=env)
     return venv
